@@ -1,0 +1,171 @@
+"""The ``careerbot`` command line. Platform SDKs are imported only by the subcommands that need them,
+so ``careerbot ask`` starts fast."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bot.errors import ConfigError, KnowledgeError
+
+#: Subcommand groups defined by platform adapters, loaded only when used: name -> "module:attribute".
+LAZY_GROUPS = {
+    "slack": "adapters.slack_app:cli",
+    "discord": "adapters.discord_app:cli",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_GROUPS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_GROUPS:
+            import importlib
+
+            module, _, attr = LAZY_GROUPS[cmd_name].partition(":")
+            try:
+                found: click.Command = getattr(importlib.import_module(module), attr)
+            except ImportError as exc:
+                raise click.ClickException(
+                    f"'{cmd_name}' needs the {cmd_name} extra: pip install 'careerbot[{cmd_name}]' ({exc})"
+                ) from exc
+            return found
+        return super().get_command(ctx, cmd_name)
+
+
+def load_core(knowledge: Path | None) -> Any:
+    """The core on the given (or default) knowledge; a broken tree exits with the validator's report."""
+    from bot.core import Core
+
+    try:
+        return Core(knowledge)
+    except KnowledgeError as exc:
+        click.echo(f"careerbot: the knowledge is invalid ({len(exc.problems)} problems):", err=True)
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        raise SystemExit(2) from None
+
+
+knowledge_option = click.option(
+    "--knowledge",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="CAREERBOT_KNOWLEDGE",
+    help="Knowledge directory (default: the one shipped with careerbot; env CAREERBOT_KNOWLEDGE).",
+)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="careerbot")
+def main() -> None:
+    """careerbot: a chat bot for careers in healthcare software development."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.argument("text", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print the neutral reply as JSON.")
+@knowledge_option
+def ask(text: tuple[str, ...], as_json: bool, knowledge: Path | None) -> None:
+    """Answer TEXT (e.g. "/role ehr"). Without TEXT, answer each line of stdin on one output line."""
+    from adapters.console import render_json, render_line, render_text, use_color
+
+    core = load_core(knowledge)
+    if text:
+        reply = asyncio.run(core.ask(" ".join(text)))
+        click.echo(render_json(reply) if as_json else render_text(reply, color=use_color(sys.stdout)))
+        return
+    with asyncio.Runner() as runner:
+        for line in sys.stdin:
+            reply = runner.run(core.ask(line.rstrip("\n")))
+            sys.stdout.write((render_json(reply) if as_json else render_line(reply)) + "\n")
+            sys.stdout.flush()
+
+
+@main.command()
+@knowledge_option
+def chat(knowledge: Path | None) -> None:
+    """Chat in the terminal (quit or Ctrl-D ends it). Piped input: each line is answered."""
+    from adapters.console import chat as run_chat
+
+    run_chat(load_core(knowledge))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the declarations as JSON.")
+@click.option("--markdown", is_flag=True, help="Print the Markdown command table used in README.md.")
+def commands(as_json: bool, markdown: bool) -> None:
+    """List the declared commands and their options."""
+    from bot.handlers import REGISTRY
+
+    if as_json:
+        click.echo(json.dumps([c.to_dict() for c in REGISTRY], indent=2))
+    elif markdown:
+        click.echo(commands_markdown())
+    else:
+        for c in REGISTRY:
+            click.echo(f"{c.usage:<28} {c.description}")
+
+
+def commands_markdown() -> str:
+    """The README's command table, generated from the declarations so the docs cannot drift."""
+    from bot.handlers import REGISTRY
+
+    rows = ["| Command | What it answers | Example |", "| --- | --- | --- |"]
+    for c in REGISTRY:
+        example = f"`{c.examples[-1]}`" if c.examples else ""
+        rows.append(f"| `{c.usage}` | {c.description} | {example} |")
+    return "\n".join(rows)
+
+
+@main.command()
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+def validate(directory: Path | None) -> None:
+    """Check a knowledge directory; print every problem as FILE:LINE: field: message."""
+    from bot.loader import default_knowledge_dir, load
+
+    try:
+        knowledge = load(directory or default_knowledge_dir())
+    except KnowledgeError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem))
+        click.echo(f"{len(exc.problems)} problem(s) found", err=True)
+        raise SystemExit(1) from None
+    click.echo(knowledge.summary())
+
+
+@main.command()
+@click.option("--port", type=int, default=3000, show_default=True, help="HTTP port (Slack HTTP mode).")
+@click.option("--console", "force_console", is_flag=True, help="Chat in the terminal even if tokens are set.")
+@knowledge_option
+def run(port: int, force_console: bool, knowledge: Path | None) -> None:
+    """Start the bot on every platform whose token is set; with none, chat in the terminal."""
+    from adapters import runner
+
+    core = load_core(knowledge)
+    names = [] if force_console else runner.enabled()
+    if not names:
+        from adapters.console import chat as run_chat
+
+        run_chat(core)
+        return
+    logging.getLogger().setLevel(logging.INFO)
+    try:
+        platforms = runner.build(core, names, {"port": port})
+    except ConfigError as exc:
+        click.echo(f"careerbot: {exc}", err=True)
+        raise SystemExit(2) from None
+    try:
+        asyncio.run(runner.serve(core, platforms))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""The console adapter: terminal text for people, one line or JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from bot.core import Core
+from bot.markup import PLAIN, Style
+from bot.reply import Reply
+
+BOLD = Style(
+    escape=lambda s: s,
+    bold=lambda s: f"\033[1m{s}\033[0m",
+    italic=lambda s: f"\033[3m{s}\033[0m",
+    code=lambda s: f"\033[36m{s}\033[0m",
+    link=lambda label, url: f"{label} ({url})",
+    bullet="  • ",
+)
+PLAIN_INDENTED = Style(
+    escape=PLAIN.escape,
+    bold=PLAIN.bold,
+    italic=PLAIN.italic,
+    code=PLAIN.code,
+    link=PLAIN.link,
+    bullet="  • ",
+)
+
+
+def use_color(stream: TextIO) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def render_text(reply: Reply, color: bool = False) -> str:
+    """A reply as readable terminal text."""
+    style = BOLD if color else PLAIN_INDENTED
+    title = style.bold(reply.title)
+    out = [title, "─" * min(len(reply.title), 60)]
+    if reply.summary:
+        out.append(style.convert(reply.summary))
+    for section in reply.sections:
+        out += ["", style.bold(section.heading), style.convert(section.text)]
+    if reply.fields:
+        out.append("")
+        out += [f"{style.bold(f.name)}: {style.convert(f.value)}" for f in reply.fields]
+    if reply.links:
+        out.append("")
+        out += [f"{link.label}: {link.url}" for link in reply.links]
+    if reply.follow_ups:
+        out += ["", "Try: " + "  ·  ".join(f.command for f in reply.follow_ups)]
+    if reply.footer:
+        out += ["", style.italic(reply.footer)]
+    return "\n".join(out)
+
+
+def render_line(reply: Reply) -> str:
+    """A reply on one line, for piping: title, summary, then each part separated by ' | '."""
+    parts = [reply.title]
+    if reply.summary:
+        parts.append(PLAIN.convert(reply.summary))
+    parts += [f"{s.heading}: {PLAIN.convert(s.text)}" for s in reply.sections]
+    parts += [f"{f.name}: {f.value}" for f in reply.fields]
+    parts += [f"{link.label}: {link.url}" for link in reply.links]
+    if reply.follow_ups:
+        parts.append("Try: " + ", ".join(f.command for f in reply.follow_ups))
+    if reply.footer:
+        parts.append(reply.footer)
+    return " | ".join(" ".join(p.split()) for p in parts)
+
+
+def render_json(reply: Reply) -> str:
+    return json.dumps(reply.to_dict(), ensure_ascii=False)
+
+
+def history_file() -> Path:
+    base = os.environ.get("CAREERBOT_DATA_DIR") or os.path.join(Path.home(), ".local", "state", "careerbot")
+    return Path(base) / "chat_history"
+
+
+def chat(core: Core, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
+    """Interactive chat. With a terminal: prompt, line editing and history. Piped: answer each line, exit at EOF."""
+    import asyncio
+
+    interactive = stdin.isatty()
+    color = use_color(stdout)
+    hist = history_file()
+    if interactive:
+        try:
+            import readline
+
+            hist.parent.mkdir(parents=True, exist_ok=True)
+            if hist.exists():
+                readline.read_history_file(hist)
+        except (ImportError, OSError):
+            pass
+        print(
+            "careerbot: ask about healthcare software careers. /career lists commands; quit exits.",
+            file=stdout,
+        )
+    with asyncio.Runner() as runner:
+        while True:
+            try:
+                line = input("you> ") if interactive else stdin.readline()
+            except (EOFError, KeyboardInterrupt):
+                break
+            if not interactive and not line:
+                break
+            text = line.strip()
+            if text.casefold() in ("quit", "exit", "/quit", "/exit"):
+                break
+            if not text:
+                continue
+            core.reload()
+            reply = runner.run(core.ask(text, platform="console"))
+            print(render_text(reply, color=color), file=stdout, end="\n\n", flush=True)
+    if interactive:
+        try:
+            import readline
+
+            readline.write_history_file(hist)
+        except (ImportError, OSError):
+            pass

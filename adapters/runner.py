@@ -1,0 +1,91 @@
+"""Starting and supervising platform connections: the one place that owns connection lifecycles.
+
+Each platform adapter exposes ``build_platform(core, options) -> Platform``. ``careerbot run`` picks the
+platforms whose tokens are set; with none, it falls back to the console chat. Platforms share one
+event loop and one core; a platform whose connection fails is restarted with backoff without taking
+the others down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from bot.core import Core
+
+log = logging.getLogger("careerbot.runner")
+
+#: Platform name -> (environment variable that enables it, module with ``build_platform``).
+PLATFORMS: dict[str, tuple[str, str]] = {
+    "slack": ("SLACK_BOT_TOKEN", "adapters.slack_app"),
+    "discord": ("DISCORD_TOKEN", "adapters.discord_app"),
+}
+
+BACKOFF_START = 1.0
+BACKOFF_MAX = 60.0
+
+
+class Platform(Protocol):
+    name: str
+
+    async def run(self) -> None:
+        """Connect and serve until cancelled; raise if the connection fails."""
+
+    async def close(self) -> None:
+        """Release connections; called once on shutdown."""
+
+
+def enabled(environ: Mapping[str, str] = os.environ) -> list[str]:
+    return [name for name, (var, _) in PLATFORMS.items() if environ.get(var, "").strip()]
+
+
+def build(core: Core, names: list[str], options: Mapping[str, Any]) -> list[Platform]:
+    """Build each named platform; a :class:`~bot.errors.ConfigError` names the bad setting."""
+    platforms = []
+    for name in names:
+        module = importlib.import_module(PLATFORMS[name][1])
+        platforms.append(module.build_platform(core, options))
+    return platforms
+
+
+async def supervise(platform: Platform, *, sleep: Any = asyncio.sleep) -> None:
+    """Run ``platform`` forever, restarting it with exponential backoff after a failure."""
+    delay = BACKOFF_START
+    while True:
+        try:
+            await platform.run()
+            delay = BACKOFF_START
+            log.warning("%s connection ended; reconnecting", platform.name)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # one platform failing must not take the others down
+            log.error(
+                "%s connection failed (%s: %s); retrying in %.0fs",
+                platform.name,
+                type(exc).__name__,
+                exc,
+                delay,
+            )
+            await sleep(delay)
+            delay = min(delay * 2, BACKOFF_MAX)
+
+
+async def serve(core: Core, platforms: list[Platform], reload_interval: float = 2.0) -> None:
+    """Serve every platform in this event loop, with knowledge hot reload, until cancelled."""
+    tasks = [asyncio.create_task(supervise(p), name=f"platform-{p.name}") for p in platforms]
+    tasks.append(asyncio.create_task(core.watch(reload_interval), name="knowledge-watch"))
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for p in platforms:
+            try:
+                await p.close()
+            except Exception:
+                log.exception("closing %s failed", p.name)

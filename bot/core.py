@@ -1,0 +1,147 @@
+"""The platform-neutral core: turns an :class:`Invocation` into a :class:`Reply`.
+
+Adapters call :meth:`Core.answer` (or :meth:`Core.ask` with raw text). Knowledge reloads without a
+restart: :meth:`Core.reload` swaps in a new tree only if it validates, keeping the last good one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from pathlib import Path
+
+from bot import handlers, messages
+from bot.commands import Context, Invocation, Registry, coerce, parse_options
+from bot.errors import CommandError, KnowledgeError, Problem
+from bot.kb import KnowledgeBase
+from bot.loader import default_knowledge_dir, fingerprint, load
+from bot.reply import FollowUp, Reply
+from bot.safety import one_line
+
+log = logging.getLogger("careerbot.core")
+
+FREE_TEXT_MAX = 500
+SHARE_COMMAND_MAX = 80
+
+
+class Core:
+    def __init__(
+        self,
+        knowledge_dir: Path | None = None,
+        *,
+        registry: Registry | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.knowledge_dir = Path(knowledge_dir or default_knowledge_dir())
+        self.registry = registry or handlers.REGISTRY
+        self.rng = rng or random.Random()
+        self._fingerprint = fingerprint(self.knowledge_dir)
+        self.kb = KnowledgeBase(load(self.knowledge_dir))  # a broken tree fails fast here
+        self.last_problems: list[Problem] = []
+
+    # ------------------------------------------------------------------ knowledge reload
+
+    def reload(self) -> bool:
+        """Reload if the files changed. Returns True when a new tree was swapped in.
+
+        An invalid tree is logged with the validator's report and the last good one stays live.
+        """
+        try:
+            current = fingerprint(self.knowledge_dir)
+        except OSError as exc:
+            log.warning("cannot read knowledge directory %s: %s", self.knowledge_dir, exc)
+            return False
+        if current == self._fingerprint:
+            return False
+        self._fingerprint = current
+        try:
+            kb = KnowledgeBase(load(self.knowledge_dir))
+        except KnowledgeError as exc:
+            self.last_problems = exc.problems
+            log.error(messages.KNOWLEDGE_REJECTED.format(path=self.knowledge_dir, report=exc))
+            return False
+        self.kb = kb
+        self.last_problems = []
+        log.info(messages.KNOWLEDGE_RELOADED.format(path=self.knowledge_dir))
+        return True
+
+    async def watch(self, interval: float = 2.0) -> None:
+        """Poll for knowledge changes forever (run as a task beside an adapter)."""
+        while True:
+            await asyncio.sleep(interval)
+            await asyncio.to_thread(self.reload)
+
+    # ------------------------------------------------------------------ requests
+
+    def parse(
+        self,
+        text: str,
+        *,
+        platform: str = "console",
+        tenant: str = "local",
+        user: str = "local",
+        channel: str = "local",
+    ) -> Invocation:
+        """Raw text as a user typed it: ``/role ehr`` is a command, anything else a question."""
+        text = text.strip()
+        command, options, rest = "", {}, text
+        if text.startswith("/"):
+            name, _, rest = text[1:].partition(" ")
+            declared = self.registry.get(name)
+            command = declared.name if declared else name[:64]
+            options = parse_options(declared, rest) if declared else {}
+        return Invocation(
+            platform=platform, tenant=tenant, user=user, channel=channel, command=command, options=options, text=rest
+        )
+
+    async def ask(self, text: str, **where: str) -> Reply:
+        """Answer raw text; ``where`` are :meth:`parse`'s keywords (platform, tenant, user, channel)."""
+        return await self.answer(self.parse(text, **where))
+
+    async def answer(self, invocation: Invocation) -> Reply:
+        """Answer any invocation. Never raises: failures become an error reply and a log line."""
+        kb = self.kb  # one consistent tree for the whole request, even if a reload lands meanwhile
+        ctx = Context(kb=kb, invocation=invocation, registry=self.registry, rng=self.rng)
+        try:
+            if not invocation.command:
+                return await handlers.question(ctx, invocation.text[:FREE_TEXT_MAX])
+            command = self.registry.get(invocation.command)
+            if command is None:
+                return self._unknown_command(invocation.command)
+            return await command.handler(ctx, **coerce(command, invocation.options))
+        except CommandError as exc:
+            return Reply(title=messages.CANNOT_TITLE, summary=exc.reason, tone="error")
+        except Exception:
+            log.exception("command %r failed on %s", invocation.command, invocation.platform)
+            return Reply(title=messages.INTERNAL_ERROR_TITLE, summary=messages.INTERNAL_ERROR, tone="error")
+
+    def share_command(self, invocation: Invocation, reply: Reply) -> str:
+        """A short command that reproduces ``reply`` (for a "Share in channel" button): at most
+        :data:`SHARE_COMMAND_MAX` characters, so it fits a Discord ``custom_id`` with a prefix."""
+        if reply.ref is not None and reply.ref.kind == "tip":
+            return f"/tip {reply.ref.id}"[:SHARE_COMMAND_MAX]
+        if invocation.command and self.registry.get(invocation.command):
+            values = " ".join(str(v) for v in invocation.options.values() if v not in (None, ""))
+            text = f"/{invocation.command} {values}".strip()
+            if len(text) <= SHARE_COMMAND_MAX:
+                return text
+        if reply.ref is not None:
+            return f"/{handlers.COMMAND_FOR[reply.ref.kind]} {reply.ref.id}"[:SHARE_COMMAND_MAX]
+        return "/career"
+
+    def autocomplete(self, command: str, option: str, query: str) -> list[tuple[str, str]]:
+        """Up to 25 ``(label, value)`` suggestions for an entity option, for Discord and Slack."""
+        cmd = self.registry.get(command)
+        opt = next((o for o in cmd.options if o.name == option), None) if cmd else None
+        if opt is None or not opt.kinds:
+            return []
+        return self.kb.autocomplete(opt.kinds, query[:100])
+
+    def _unknown_command(self, name: str) -> Reply:
+        return Reply(
+            title=messages.UNKNOWN_COMMAND_TITLE.format(name=one_line(name, 40)),
+            summary=messages.UNKNOWN_COMMAND,
+            follow_ups=tuple(FollowUp(label=f"/{c.name}", command=f"/{c.name}") for c in list(self.registry)[:10]),
+            tone="notice",
+        )

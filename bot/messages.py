@@ -1,0 +1,20 @@
+"""User-facing text that is not knowledge: errors, refusals, help framing. Kept in one place."""
+
+from __future__ import annotations
+
+INTERNAL_ERROR_TITLE = "Something went wrong on our side"
+INTERNAL_ERROR = "That request failed inside careerbot. It has been logged; please try again in a moment."
+CANNOT_TITLE = "That didn't work"
+UNKNOWN_COMMAND_TITLE = "I don't know the command /{name}"
+UNKNOWN_COMMAND = "Here is what I can answer. `/career` shows them all with examples."
+MISSING_OPTION = "/{command} needs {option}: {description}"
+BAD_INTEGER = "{option} must be a whole number, not “{value}”"
+EMPTY_QUESTION_TITLE = "Ask me about healthcare software careers"
+EMPTY_QUESTION = "Try `/role ehr`, `/skills`, `/compliance hipaa` or just ask a question in plain words."
+NO_MATCH_TITLE = "No {kind} matches “{query}”"
+NO_MATCH = "Here is everything I know about. Pick one, or try `/search {query}`."
+CLOSE_CALL_FOOTER = "Not what you meant? Also close: {others}"
+NOTHING_FOUND_TITLE = "Nothing found for “{query}”"
+NOTHING_FOUND = "Try fewer or different words, or browse with `/role`, `/skills`, `/software`, `/compliance`."
+KNOWLEDGE_RELOADED = "knowledge reloaded from {path}"
+KNOWLEDGE_REJECTED = "knowledge in {path} is invalid; still serving the last good version:\n{report}"

@@ -1,0 +1,154 @@
+"""Each command, as a user would type it in the console."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from bot.core import Core
+from bot.reply import Reply
+
+Ask = Callable[[str], Coroutine[Any, Any, Reply]]
+
+
+def ref_of(reply: Reply) -> tuple[str, str] | None:
+    return (reply.ref.kind, reply.ref.id) if reply.ref else None
+
+
+async def test_role_ehr_answers_with_the_ehr_role(ask: Ask) -> None:
+    reply = await ask("/role ehr")
+    assert ref_of(reply) == ("role", "ehr")
+    assert reply.tone == "answer"
+    assert [s.heading for s in reply.sections][0] == "Day to day"
+    assert "/path ehr" in [f.command for f in reply.follow_ups]
+
+
+async def test_role_without_query_lists_every_role(ask: Ask, core: Core) -> None:
+    reply = await ask("/role")
+    text = reply.sections[0].text
+    for role in core.kb.all("role"):
+        assert f"/role {role.id}" in text
+
+
+async def test_role_by_title_alias_and_typo(ask: Ask, core: Core) -> None:
+    tele = core.kb.entries["role"]["telemedicine"]
+    assert ref_of(await ask(f"/role {tele.title.upper()}")) == ("role", "telemedicine")
+    for alias in tele.aliases:
+        assert ref_of(await ask(f"/role {alias}")) == ("role", "telemedicine"), alias
+    typo = await ask("/role telemedcine")
+    assert ref_of(typo) == ("role", "telemedicine")
+
+
+async def test_unknown_role_lists_what_exists(ask: Ask) -> None:
+    reply = await ask("/role qqqzzz")
+    assert reply.tone == "notice"
+    assert "No role matches" in reply.title and "qqqzzz" in reply.title
+    assert len(reply.follow_ups) >= 5
+    assert all(f.command.startswith("/role ") for f in reply.follow_ups)
+
+
+async def test_skills_overview_role_and_single_skill(ask: Ask) -> None:
+    overview = await ask("/skills")
+    headings = [s.heading for s in overview.sections]
+    assert headings[:2] == ["Every developer", "Healthcare-specific"]
+    for_role = await ask("/skills imaging")
+    assert ref_of(for_role) == ("role", "imaging")
+    assert for_role.title.startswith("Skills for")
+    one = await ask("/skills communication")
+    assert ref_of(one) == ("skill", "communication")
+
+
+async def test_compliance_links_the_official_source(ask: Ask) -> None:
+    hipaa = await ask("/compliance hipaa")
+    assert ref_of(hipaa) == ("compliance", "hipaa")
+    assert hipaa.links and hipaa.links[0].url.startswith("https://www.hhs.gov/")
+    assert ref_of(await ask("/compliance hippa")) == ("compliance", "hipaa")
+    gdpr = await ask("/compliance gdpr")
+    assert any(f.name == "Jurisdiction" and ("EU" in f.value or "Europe" in f.value) for f in gdpr.fields)
+
+
+async def test_standard_software_and_trends(ask: Ask) -> None:
+    fhir = await ask("/standard fhir")
+    assert ref_of(fhir) == ("standard", "fhir")
+    assert fhir.links[0].url.startswith("https://hl7.org/")
+    assert ref_of(await ask("/software pacs")) == ("software", "pacs")
+    assert ref_of(await ask("/trends iot")) == ("trend", "iot")
+
+
+async def test_why_gives_reasons(ask: Ask, core: Core) -> None:
+    reply = await ask("/why")
+    assert len(reply.sections) == len(core.kb.all("why")) >= 4
+
+
+async def test_tip_random_by_topic_and_by_id(ask: Ask, core: Core) -> None:
+    tip = await ask("/tip")
+    assert tip.ref is not None and tip.ref.kind == "tip"
+    assert len(tip.summary) <= 280
+    fhir_tip = await ask("/tip fhir")
+    assert fhir_tip.ref is not None
+    assert "fhir" in core.kb.entries["tip"][fhir_tip.ref.id].tags
+    first = core.kb.all("tip")[0]
+    assert ref_of(await ask(f"/tip {first.id}")) == ("tip", first.id)
+
+
+async def test_tip_about_something_untagged_still_gives_a_tip(ask: Ask) -> None:
+    reply = await ask("/tip zzqqxx")
+    assert reply.ref is not None and reply.ref.kind == "tip"
+    assert "zzqqxx" in reply.footer
+
+
+async def test_path_lists_the_learning_steps(ask: Ask, core: Core) -> None:
+    reply = await ask("/path device")
+    assert ref_of(reply) == ("role", "device")
+    steps = reply.sections[0].text.splitlines()
+    assert len(steps) == len(core.kb.entries["role"]["device"].learning_path) >= 4
+    assert steps[0].startswith("1. ")
+
+
+async def test_path_without_role_explains_usage(ask: Ask) -> None:
+    reply = await ask("/path")
+    assert reply.tone == "error"
+    assert "/path ROLE" in reply.summary
+
+
+async def test_search_and_plain_questions(ask: Ask) -> None:
+    found = await ask("/search radiology images")
+    assert found.ref is not None
+    assert found.sections and found.sections[0].heading == "Matches"
+    question = await ask("what does a telemedicine developer do?")
+    assert ref_of(question) == ("role", "telemedicine")
+    imaging = await ask("how do I get into medical imaging software")
+    assert imaging.ref is not None and imaging.ref.id in ("imaging", "pacs")
+
+
+async def test_unknown_command_is_helpful(ask: Ask) -> None:
+    reply = await ask("/rolez ehr")
+    assert reply.tone == "notice"
+    assert "/rolez" in reply.title
+    assert any(f.command == "/role" for f in reply.follow_ups)
+
+
+async def test_career_overview_help_and_umbrella(ask: Ask, core: Core) -> None:
+    overview = await ask("/career")
+    for command in core.registry:
+        assert command.usage in overview.sections[0].text
+    helped = await ask("/career path")
+    assert helped.title == "/path" and "`/path ROLE`" in helped.sections[0].text
+    assert (await ask("/career role ehr")) == (await ask("/role ehr"))
+    assert "Did you mean `/role`" in (await ask("/career rol")).summary
+
+
+async def test_every_follow_up_leads_somewhere(ask: Ask) -> None:
+    """Crawl every button reachable from the overview: none ends in an error."""
+    seen: set[str] = set()
+    queue = ["/career", "/role", "/skills", "/software", "/compliance", "/standard", "/trends", "/why"]
+    while queue and len(seen) < 400:
+        command = queue.pop()
+        if command in seen:
+            continue
+        seen.add(command)
+        reply = await ask(command)
+        assert reply.tone != "error", (command, reply)
+        assert "No " not in reply.title or command == "/career", (command, reply.title)
+        queue.extend(f.command for f in reply.follow_ups if not f.command.startswith("/tip"))
+    assert len(seen) > 50
