@@ -105,9 +105,9 @@ def scaled_tree(source: Path, scale: int, target: Path) -> int:
                 clone = dict(item)
                 clone["id"] = item["id"] + sfx
                 if copy and "title" in item:
-                    clone["title"] = f"{item['title']} {copy}"
+                    clone["title"] = f"{item['title']} (copy {copy})"
                 if copy and "aliases" in item:
-                    clone["aliases"] = [f"{a} {copy}" for a in item["aliases"]]
+                    clone["aliases"] = [f"{a} copy{copy}" for a in item["aliases"]]
                 for name in ref_fields[section]:
                     if name in item:
                         clone[name] = [r + sfx for r in item[name]]

@@ -45,6 +45,8 @@ class Invocation:
     command: str
     options: Mapping[str, OptionValue] = field(default_factory=dict)
     text: str = ""
+    admin: bool = False
+    """Set by the adapter: a Slack workspace admin/owner, or a Discord member with Manage Server."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import random
 from pathlib import Path
+from typing import Any
 
 from bot import handlers, messages
 from bot.commands import Context, Invocation, Registry, coerce, parse_options
@@ -82,6 +83,7 @@ class Core:
         tenant: str = "local",
         user: str = "local",
         channel: str = "local",
+        admin: bool = False,
     ) -> Invocation:
         """Raw text as a user typed it: ``/role ehr`` is a command, anything else a question."""
         text = text.strip()
@@ -92,10 +94,17 @@ class Core:
             command = declared.name if declared else name[:64]
             options = parse_options(declared, rest) if declared else {}
         return Invocation(
-            platform=platform, tenant=tenant, user=user, channel=channel, command=command, options=options, text=rest
+            platform=platform,
+            tenant=tenant,
+            user=user,
+            channel=channel,
+            command=command,
+            options=options,
+            text=rest,
+            admin=admin,
         )
 
-    async def ask(self, text: str, **where: str) -> Reply:
+    async def ask(self, text: str, **where: Any) -> Reply:
         """Answer raw text; ``where`` are :meth:`parse`'s keywords (platform, tenant, user, channel)."""
         return await self.answer(self.parse(text, **where))
 

@@ -40,6 +40,7 @@ KIND_LABEL: dict[Kind, str] = {
 }
 COMPLIANCE_FIRST: tuple[Kind, ...] = ("compliance", "standard")
 STANDARD_FIRST: tuple[Kind, ...] = ("standard", "compliance")
+CONFIDENT = ("id", "alias", "fuzzy")
 TIP_TAG_KINDS: tuple[Kind, ...] = ("role", "skill", "compliance", "standard", "trend", "software", "topic")
 
 
@@ -427,14 +428,14 @@ async def skills(ctx: Context, role: str | None = None) -> Reply:
             sections=tuple(sections),
             follow_ups=tuple(follow("skill", s) for s in ctx.kb.all("skill") if s.category == "healthcare"),
         )
-    found = ctx.kb.lookup("role", role)
-    if found.how in ("id", "alias", "fuzzy") and found.best is not None:
-        return with_alternatives(_skills_for_role(ctx, found.best.entry), found)
+    as_role = ctx.kb.lookup("role", role)
     as_skill = ctx.kb.lookup("skill", role)
-    if as_skill.best is not None:
-        return with_alternatives(skill_card(ctx, as_skill.best.entry), as_skill)
-    if found.best is not None:
-        return with_alternatives(_skills_for_role(ctx, found.best.entry), found)
+    # A confident match (id, alias, typo) of either kind beats a full-text guess of either.
+    for found in sorted((as_role, as_skill), key=lambda f: f.how not in CONFIDENT):
+        if found.best is not None:
+            if found.best.kind == "role":
+                return with_alternatives(_skills_for_role(ctx, found.best.entry), found)
+            return with_alternatives(skill_card(ctx, found.best.entry), found)
     return not_found(ctx, "role", role)
 
 

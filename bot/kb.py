@@ -6,6 +6,8 @@ search (SQLite FTS5 with BM25 ranking and Porter stemming, in memory).
 
 from __future__ import annotations
 
+import bisect
+import math
 import re
 import sqlite3
 from collections.abc import Iterable
@@ -15,12 +17,12 @@ from typing import Any, Literal
 from rapidfuzz import fuzz, process
 
 from bot.loader import Knowledge, normalize
-from bot.markup import strip
 from bot.schema import Kind
 
 How = Literal["id", "alias", "fuzzy", "text"]
 
 FUZZY_CUTOFF = 80.0
+FUZZY_MAX_WORDS = 4
 CLOSE_MARGIN = 6.0
 AUTOCOMPLETE_MAX = 25
 SEARCHABLE: tuple[Kind, ...] = (
@@ -74,7 +76,7 @@ def _body(entry: Any) -> str:
             parts.append(value)
         elif isinstance(value, list):
             parts.extend(v for v in value if isinstance(v, str) and " " in v)
-    return strip("\n".join(parts))
+    return "\n".join(parts)  # the FTS tokenizer already skips markup punctuation
 
 
 class KnowledgeBase:
@@ -87,6 +89,7 @@ class KnowledgeBase:
         }
         self._names: dict[Kind, dict[str, str]] = {}
         self._choices: dict[Kind, tuple[list[str], list[str]]] = {}
+        self._by_length: dict[Kind, tuple[list[int], list[str], list[str]]] = {}
         for kind, table in self.entries.items():
             names: dict[str, str] = {}
             for entry in table.values():
@@ -96,6 +99,8 @@ class KnowledgeBase:
                         names.setdefault(key, entry.id)
             self._names[kind] = names
             self._choices[kind] = (list(names), list(names.values()))
+            ordered = sorted(names.items(), key=lambda item: len(item[0]))
+            self._by_length[kind] = ([len(n) for n, _ in ordered], [n for n, _ in ordered], [i for _, i in ordered])
         self._fts = self._build_fts()
 
     # ------------------------------------------------------------------ plain access
@@ -152,7 +157,16 @@ class KnowledgeBase:
         return Lookup(None, None)
 
     def _fuzzy(self, kind: Kind, key: str, scorer: Any, cutoff: float, limit: int) -> list[Match]:
+        if scorer is fuzz.ratio and key.count(" ") >= FUZZY_MAX_WORDS:
+            return []  # typo tolerance is for names; longer text is better served by full-text search
         names, ids = self._choices[kind]
+        if scorer is fuzz.ratio:
+            # ratio = 2M/(a+b) >= cutoff only if the lengths are within a factor of 200/cutoff - 1.
+            lengths, by_len, by_len_ids = self._by_length[kind]
+            reach = 200 / cutoff - 1
+            lo = bisect.bisect_left(lengths, math.ceil(len(key) / reach))
+            hi = bisect.bisect_right(lengths, math.floor(len(key) * reach))
+            names, ids = by_len[lo:hi], by_len_ids[lo:hi]
         hits = process.extract(key, names, scorer=scorer, score_cutoff=cutoff, limit=limit * 4)
         seen: dict[str, Match] = {}
         for _name, score, index in hits:
@@ -189,7 +203,7 @@ class KnowledgeBase:
     def _build_fts(self) -> sqlite3.Connection:
         db = sqlite3.connect(":memory:", check_same_thread=False)
         db.execute(
-            "CREATE VIRTUAL TABLE docs USING fts5(kind UNINDEXED, id UNINDEXED, title, names, body, "
+            "CREATE VIRTUAL TABLE docs USING fts5(kind, id UNINDEXED, title, names, body, "
             "tokenize = 'porter unicode61 remove_diacritics 2')"
         )
         rows = []
@@ -206,11 +220,11 @@ class KnowledgeBase:
             return []
         expr = " OR ".join('"' + w.replace('"', "") + '"' for w in words)
         kinds = tuple(kinds)
-        marks = ",".join("?" * len(kinds))
+        if not set(SEARCHABLE) <= set(kinds):  # filter inside the index: far fewer rows to rank
+            expr = f"({expr}) AND kind : ({' OR '.join(kinds)})"
         rows = self._fts.execute(
-            f"SELECT kind, id, bm25(docs, 0, 0, 10.0, 8.0, 1.0) AS rank FROM docs "
-            f"WHERE docs MATCH ? AND kind IN ({marks}) ORDER BY rank LIMIT ?",
-            (expr, *kinds, limit),
+            "SELECT kind, id, bm25(docs, 0, 0, 10.0, 8.0, 1.0) AS r FROM docs WHERE docs MATCH ? ORDER BY r LIMIT ?",
+            (expr, limit),
         ).fetchall()
         return [Match(kind, self.entries[kind][i], -float(rank)) for kind, i, rank in rows]
 

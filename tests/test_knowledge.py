@@ -57,7 +57,7 @@ def test_shipped_knowledge_is_complete(knowledge_dir: Path) -> None:
 
 
 def test_a_valid_extra_file_is_accepted(tree: Path) -> None:
-    (tree / "extra.yaml").write_text(
+    (tree / "zz-extra.yaml").write_text(
         ROLE.format(id="test-role", title="Test role", aliases="tester", skills=GOOD_SKILLS)
     )
     assert "test-role" in load(tree).entries["role"]
@@ -72,7 +72,7 @@ def test_yaml_syntax_error_names_file_and_line(tree: Path) -> None:
 
 
 def test_unknown_reference_gets_a_suggestion(tree: Path) -> None:
-    extra = tree / "extra.yaml"
+    extra = tree / "zz-extra.yaml"
     extra.write_text(
         ROLE.format(id="test-role", title="Test role", aliases="tester", skills=GOOD_SKILLS + ", programing")
     )
@@ -82,7 +82,7 @@ def test_unknown_reference_gets_a_suggestion(tree: Path) -> None:
 
 
 def test_duplicate_id_points_at_the_first(tree: Path) -> None:
-    extra = tree / "extra.yaml"
+    extra = tree / "zz-extra.yaml"
     extra.write_text(ROLE.format(id="ehr", title="Another EHR", aliases="x-ehr", skills=GOOD_SKILLS))
     found = problems(tree)
     assert len(found) == 1
@@ -91,13 +91,13 @@ def test_duplicate_id_points_at_the_first(tree: Path) -> None:
 
 def test_alias_clash_across_entries(tree: Path, knowledge_dir: Path) -> None:
     ehr_title = load(knowledge_dir).entries["role"]["ehr"].entry.title
-    extra = tree / "extra.yaml"
+    extra = tree / "zz-extra.yaml"
     extra.write_text(ROLE.format(id="test-role", title="Test role", aliases=ehr_title, skills=GOOD_SKILLS))
     assert problems(tree) == [f"{extra}:4: roles.test-role.aliases[0]: '{ehr_title}' already names role 'ehr'"]
 
 
 def test_schema_problems_are_all_reported_at_once(tree: Path) -> None:
-    extra = tree / "extra.yaml"
+    extra = tree / "zz-extra.yaml"
     long_tip = "x" * (TIP_MAX + 1)
     extra.write_text(
         "rols: []\n"
@@ -132,6 +132,6 @@ def test_missing_required_entry_is_reported(tree: Path) -> None:
 
 
 def test_duplicate_yaml_key_is_reported(tree: Path) -> None:
-    extra = tree / "extra.yaml"
+    extra = tree / "zz-extra.yaml"
     extra.write_text("topics:\n  - id: t-one\n    title: One\n    title: Two\n    summary: S.\n")
     assert problems(tree) == [f"{extra}:4: topics[0].title: duplicate key"]
