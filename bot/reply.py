@@ -33,6 +33,14 @@ MAX_LINKS = 10
 MAX_FOLLOW_UPS = 10
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _set(obj: object, name: str, value: object) -> None:
     object.__setattr__(obj, name, value)
 
@@ -115,8 +123,8 @@ class Reply:
         _set(self, "extra", {inert(k, 50): inert(v, 200) for k, v in list(self.extra.items())[:10]})
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (``ref`` is ``{"kind", "id"}`` or ``None``)."""
-        return asdict(self)
+        """Plain JSON data: dicts, lists and strings (``ref`` is ``{"kind", "id"}`` or ``None``)."""
+        return _plain(asdict(self))  # type: ignore[no-any-return]
 
     def strings(self) -> list[str]:
         """Every string in the reply, for checks that must hold of all of them."""
@@ -129,7 +137,7 @@ class Reply:
                 for k, v in value.items():
                     walk(k)
                     walk(v)
-            elif isinstance(value, list | tuple):
+            elif isinstance(value, list):
                 for v in value:
                     walk(v)
 
