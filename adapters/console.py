@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import textwrap
 from pathlib import Path
 from typing import TextIO
 
@@ -34,8 +36,20 @@ def use_color(stream: TextIO) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
-def render_text(reply: Reply, color: bool = False) -> str:
-    """A reply as readable terminal text."""
+def _wrap(text: str, width: int) -> str:
+    """Word-wrap each line; bullet lines keep their continuation under the bullet's text."""
+    out = []
+    for line in text.splitlines():
+        stripped = line.lstrip()
+        indent = " " * (len(line) - len(stripped) + (2 if stripped.startswith("• ") else 0))
+        out.append(textwrap.fill(line, width, subsequent_indent=indent, break_on_hyphens=False) if line else "")
+    return "\n".join(out)
+
+
+def render_text(reply: Reply, color: bool = False, width: int | None = None) -> str:
+    """A reply as readable terminal text, word-wrapped to ``width`` columns when given."""
+    if width:
+        return _wrap(render_text(reply, color), width)
     style = BOLD if color else PLAIN_INDENTED
     title = style.bold(reply.title)
     out = [title, "─" * min(len(reply.title), 60)]
@@ -115,7 +129,8 @@ def chat(core: Core, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> 
                 continue
             core.reload()
             reply = runner.run(core.ask(text, platform="console"))
-            print(render_text(reply, color=color), file=stdout, end="\n\n", flush=True)
+            width = min(shutil.get_terminal_size().columns, 100) if interactive else None
+            print(render_text(reply, color=color, width=width), file=stdout, end="\n\n", flush=True)
     if interactive:
         try:
             import readline

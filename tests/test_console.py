@@ -31,3 +31,11 @@ def test_render_line_is_one_line() -> None:
     line = render_line(REPLY)
     assert "\n" not in line
     assert line.startswith("FHIR | A standard. | Used for: • APIs • apps")
+
+
+def test_render_text_wraps_words_under_bullets() -> None:
+    long = Reply(title="T", sections=(Section(heading="H", text="- " + "word " * 30),))
+    lines = render_text(long, width=40).splitlines()
+    assert all(len(line) <= 40 for line in lines)
+    bullet = [line for line in lines if "word" in line]
+    assert bullet[0].startswith("  • word") and bullet[1].startswith("    word")
