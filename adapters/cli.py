@@ -4,6 +4,7 @@ so ``careerbot ask`` starts fast."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import sys
@@ -156,13 +157,13 @@ def run(port: int, force_console: bool, knowledge: Path | None) -> None:
         run_chat(core)
         return
     logging.getLogger().setLevel(logging.INFO)
+    gc.freeze()  # the loaded knowledge lives for the process: keep it out of every later GC scan
     try:
         platforms = runner.build(core, names, {"port": port})
+        asyncio.run(runner.serve(core, platforms))
     except ConfigError as exc:
         click.echo(f"careerbot: {exc}", err=True)
         raise SystemExit(2) from None
-    try:
-        asyncio.run(runner.serve(core, platforms))
     except KeyboardInterrupt:
         pass
 

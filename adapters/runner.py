@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from bot.core import Core
+from bot.errors import ConfigError
 
 log = logging.getLogger("careerbot.runner")
 
@@ -53,14 +54,18 @@ def build(core: Core, names: list[str], options: Mapping[str, Any]) -> list[Plat
 
 
 async def supervise(platform: Platform, *, sleep: Any = asyncio.sleep) -> None:
-    """Run ``platform`` forever, restarting it with exponential backoff after a failure."""
+    """Run ``platform`` forever, restarting it with exponential backoff after a failure.
+
+    A :class:`ConfigError` (say, a token the platform rejects) will not fix itself by retrying: it
+    ends this platform's supervision and propagates, so :func:`serve` can decide what else runs.
+    """
     delay = BACKOFF_START
     while True:
         try:
             await platform.run()
             delay = BACKOFF_START
             log.warning("%s connection ended; reconnecting", platform.name)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, ConfigError):
             raise
         except Exception as exc:  # one platform failing must not take the others down
             log.error(
@@ -75,15 +80,31 @@ async def supervise(platform: Platform, *, sleep: Any = asyncio.sleep) -> None:
 
 
 async def serve(core: Core, platforms: list[Platform], reload_interval: float = 2.0) -> None:
-    """Serve every platform in this event loop, with knowledge hot reload, until cancelled."""
-    tasks = [asyncio.create_task(supervise(p), name=f"platform-{p.name}") for p in platforms]
-    tasks.append(asyncio.create_task(core.watch(reload_interval), name="knowledge-watch"))
+    """Serve every platform in this event loop, with knowledge hot reload, until cancelled.
+
+    A platform that stops on a :class:`ConfigError` is logged and dropped while the others keep
+    serving; when none is left, the error is raised so the process exits with that one line.
+    """
+    running = {asyncio.create_task(supervise(p), name=f"platform-{p.name}"): p for p in platforms}
+    watcher = asyncio.create_task(core.watch(reload_interval), name="knowledge-watch")
+    last_error: ConfigError | None = None
     try:
-        await asyncio.gather(*tasks)
+        while running:
+            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                platform = running.pop(task)
+                error = task.exception()
+                if isinstance(error, ConfigError):
+                    last_error = error
+                    log.error("%s stopped: %s", platform.name, error)
+                elif error is not None:
+                    raise error
+        if last_error is not None:
+            raise last_error
     finally:
-        for task in tasks:
+        for task in [*running, watcher]:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*running, watcher, return_exceptions=True)
         for p in platforms:
             try:
                 await p.close()

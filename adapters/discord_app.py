@@ -1,0 +1,299 @@
+"""The Discord adapter: app commands generated from the core's declarations, replies as embeds.
+
+Each declared command is a top-level slash command (``/role``) and a subcommand of the ``/career``
+group (``/career role``); the core's ``career`` command, which a group cannot be, is ``/career help``.
+Entity options autocomplete from the core. Replies are ephemeral with a "Share in channel" button;
+follow-ups are buttons whose ``custom_id`` carries the command, so they work on old messages after a
+restart. Mentions of the bot (and DMs) get the best answer to their words. Registration is explicit:
+``careerbot discord sync``. Connection lifecycles belong to :mod:`adapters.runner`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any, Literal, TypedDict
+
+import aiohttp
+import click
+import discord
+from discord import app_commands
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from adapters import discord_render as render
+from adapters.discord_commands import (
+    TOKEN_REJECTED,
+    build_tree,
+    client_options,
+    registration_payload,
+    sync_commands,
+)
+from bot.commands import Invocation, OptionValue
+from bot.core import Core
+from bot.errors import ConfigError
+from bot.reply import Reply
+
+log = logging.getLogger("careerbot.discord")
+
+DEFER_AFTER = 2.0  # seconds; Discord wants a first response within 3
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+TOKEN_MISSING = "DISCORD_TOKEN is not set: copy the bot token from the Discord Developer Portal (Bot tab)"
+TOKEN_MALFORMED = "DISCORD_TOKEN is malformed: expected the bare bot token (three dot-separated parts, no 'Bot ')"
+STALE_TITLE = "This command is out of date"
+STALE = "careerbot changed since its commands were registered. A server admin can run `careerbot discord sync`."
+FAILED_TITLE = "Something went wrong on our side"
+FAILED = "That request failed inside careerbot. It has been logged; please try again in a moment."
+ShardSetting = Literal["auto"] | int | None
+
+# ---------------------------------------------------------------------------- settings
+
+
+class DiscordSettings(BaseSettings):
+    """``DISCORD_TOKEN`` and ``CAREERBOT_DISCORD_SHARDS`` (``auto``, a shard count, or unset)."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    token: SecretStr = Field(default=SecretStr(""), validation_alias="DISCORD_TOKEN")
+    shards: str = Field(default="", validation_alias="CAREERBOT_DISCORD_SHARDS")
+
+    @field_validator("shards")
+    @classmethod
+    def _shards(cls, value: str) -> str:
+        value = value.strip().casefold()
+        if value in ("", "auto") or (value.isdigit() and int(value) >= 1):
+            return value
+        raise ValueError("must be 'auto' or a number of shards")
+
+    @property
+    def shard_count(self) -> ShardSetting:
+        return None if not self.shards else "auto" if self.shards == "auto" else int(self.shards)
+
+    def require_token(self) -> str:
+        token = self.token.get_secret_value().strip()
+        if not token:
+            raise ConfigError(TOKEN_MISSING)
+        if not TOKEN_RE.fullmatch(token):
+            raise ConfigError(TOKEN_MALFORMED)
+        return token
+
+
+def load_settings() -> DiscordSettings:
+    """Settings from the environment; a bad value is a :class:`ConfigError` naming the variable only."""
+    try:
+        return DiscordSettings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        var = str(first["loc"][0]) if first["loc"] else "a Discord setting"
+        raise ConfigError(f"{var} is malformed: {first['msg'].removeprefix('Value error, ')}") from None
+
+
+# ---------------------------------------------------------------------------- the running bot
+
+
+class Where(TypedDict):
+    """Who asked, where: the neutral :class:`Invocation` fields a Discord event fills in."""
+
+    platform: str
+    tenant: str
+    user: str
+    channel: str
+    admin: bool
+
+
+def _where(interaction: discord.Interaction) -> Where:
+    return Where(
+        platform="discord",
+        tenant=str(interaction.guild_id or "dm"),
+        user=str(interaction.user.id),
+        channel=str(interaction.channel_id or ""),
+        admin=interaction.guild_id is not None and interaction.permissions.manage_guild,
+    )
+
+
+def _message_where(message: discord.Message) -> Where:
+    permissions = getattr(message.author, "guild_permissions", None)  # a Member in a guild, a User in a DM
+    return Where(
+        platform="discord",
+        tenant=str(message.guild.id) if message.guild else "dm",
+        user=str(message.author.id),
+        channel=str(message.channel.id),
+        admin=bool(permissions and permissions.manage_guild),
+    )
+
+
+class DiscordApp:
+    """The Discord platform for :mod:`adapters.runner`: a fresh client per :meth:`run`, one core."""
+
+    name = "discord"
+
+    def __init__(
+        self, core: Core, *, token: str, shards: ShardSetting = None, defer_after: float = DEFER_AFTER
+    ) -> None:
+        self.core = core
+        self._token = token
+        self.shards = shards
+        self.defer_after = defer_after
+        self.client: discord.Client | None = None
+        registration_payload(core.registry)  # a declaration Discord cannot express fails here, at start-up
+
+    def new_client(self) -> discord.Client:
+        options = client_options()
+        if self.shards is None:
+            client = discord.Client(**options)
+        else:
+            client = discord.AutoShardedClient(shard_count=None if self.shards == "auto" else self.shards, **options)
+        build_tree(client, self.core.registry, self).error(self.failed)
+
+        async def on_interaction(interaction: discord.Interaction) -> None:
+            await self.click(interaction)
+
+        async def on_message(message: discord.Message) -> None:
+            await self.mention(client, message)
+
+        client.event(on_interaction)
+        client.event(on_message)
+        return client
+
+    async def run(self) -> None:
+        client = self.client = self.new_client()
+        try:
+            await client.start(self._token)
+        except discord.LoginFailure:
+            raise ConfigError(TOKEN_REJECTED) from None
+        finally:
+            if not client.is_closed():
+                await client.close()
+
+    async def close(self) -> None:
+        if self.client is not None and not self.client.is_closed():
+            await self.client.close()
+
+    # ------------------------------------------------------------------ handlers
+
+    async def command(self, interaction: discord.Interaction, name: str, options: dict[str, OptionValue]) -> None:
+        invocation = Invocation(command=name, options=options, **_where(interaction))
+        await self.respond(interaction, invocation, private=True)
+
+    def complete(self, command: str, option: str, current: str) -> list[app_commands.Choice[str]]:
+        return render.choices(self.core.autocomplete(command, option, current))
+
+    async def click(self, interaction: discord.Interaction) -> None:
+        """A button: ``run`` a follow-up (private), ``share`` in the channel, or show ``more``."""
+        if interaction.type is not discord.InteractionType.component:
+            return
+        data: Mapping[str, object] = interaction.data or {}
+        custom_id = data.get("custom_id")
+        parsed = render.decode(custom_id) if isinstance(custom_id, str) else None
+        if parsed is None:
+            return
+        action, text, page = parsed
+        invocation = self.core.parse(text, **_where(interaction))
+        await self.respond(interaction, invocation, private=action != "share", page=page)
+
+    async def respond(
+        self, interaction: discord.Interaction, invocation: Invocation, *, private: bool, page: int = 0
+    ) -> None:
+        """Answer within Discord's 3 s: directly, or deferred with a follow-up if the core is slow."""
+        loop = asyncio.get_running_loop()
+        deferred: list[asyncio.Task[Any]] = []
+        timer = loop.call_later(
+            self.defer_after,
+            lambda: deferred.append(loop.create_task(interaction.response.defer(ephemeral=private, thinking=True))),
+        )
+        try:
+            reply = await self.core.answer(invocation)
+        finally:
+            timer.cancel()
+        out = render.render(reply, source=self.core.share_command(invocation, reply), shareable=private, page=page)
+        extra: dict[str, Any] = {"view": out.view} if out.view is not None else {}
+        if not deferred:
+            await interaction.response.send_message(embeds=out.embeds, ephemeral=private, **extra)
+            return
+        await deferred[0]
+        await interaction.followup.send(embeds=out.embeds, ephemeral=private, **extra)
+
+    async def failed(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        """The tree could not run a command: say so rather than leave "The application did not respond"."""
+        stale = isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch)
+        if stale:
+            log.warning("stale command registration (%s); run `careerbot discord sync`", error)
+        else:
+            log.error("discord command failed", exc_info=error)
+        if interaction.response.is_done():
+            return
+        if interaction.type is discord.InteractionType.autocomplete:
+            await interaction.response.autocomplete([])
+            return
+        reply = Reply(title=STALE_TITLE, summary=STALE, tone="error") if stale else None
+        reply = reply or Reply(title=FAILED_TITLE, summary=FAILED, tone="error")
+        await interaction.response.send_message(embeds=render.render(reply).embeds, ephemeral=True)
+
+    async def mention(self, client: discord.Client, message: discord.Message) -> None:
+        """A message that mentions the bot (or a DM): answer its words in public, without the share button."""
+        me = client.user
+        if me is None or message.author.bot:
+            return
+        direct = isinstance(message.channel, discord.DMChannel)
+        if not direct and not any(u.id == me.id for u in message.mentions):
+            return
+        text = re.sub(rf"<@!?{me.id}>", " ", message.content)
+        invocation = self.core.parse(text, **_message_where(message))
+        reply = await self.core.answer(invocation)
+        out = render.render(reply, source=self.core.share_command(invocation, reply), shareable=False)
+        extra: dict[str, Any] = {"view": out.view} if out.view is not None else {}
+        try:
+            await message.reply(embeds=out.embeds, mention_author=False, **extra)
+        except discord.HTTPException as exc:
+            log.warning("cannot answer a mention in channel %s: %s", message.channel.id, exc)
+
+
+def build_platform(core: Core, options: Mapping[str, Any]) -> DiscordApp:
+    """For :mod:`adapters.runner`: a bad setting is a :class:`ConfigError`; a declaration Discord
+    cannot express is a :class:`DeclarationError`, both before anything connects."""
+    settings = load_settings()
+    return DiscordApp(core, token=settings.require_token(), shards=settings.shard_count)
+
+
+# ---------------------------------------------------------------------------- command line
+
+cli = click.Group("discord", help="Discord: register the slash commands, or print what would be registered.")
+
+
+@cli.command("sync")
+@click.option("--guild", type=int, help="Register in this server only: instant, for trying it out.")
+@click.option("--clear", is_flag=True, help="Remove careerbot's commands (from --guild, or global ones).")
+def sync(guild: int | None, clear: bool) -> None:
+    """Register the slash commands with Discord (globally unless --guild). Needs DISCORD_TOKEN."""
+    try:
+        token = load_settings().require_token()
+        names = asyncio.run(sync_commands(token, guild=guild, clear=clear))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    except discord.HTTPException as exc:
+        raise click.ClickException(f"Discord refused the registration: {exc}") from None
+    except (OSError, aiohttp.ClientError) as exc:
+        raise click.ClickException(f"cannot reach Discord: {exc}") from None
+    where = f"in guild {guild}" if guild else "globally"
+    if clear:
+        click.echo(f"careerbot's commands removed {where}")
+        return
+    click.echo(f"{len(names)} commands registered {where}: " + ", ".join(f"/{n}" for n in names))
+
+
+@cli.command("commands")
+@click.option("--json", "as_json", is_flag=True, help="Print the exact registration payload.")
+def commands(as_json: bool) -> None:
+    """Show the commands as Discord registers them (no token needed)."""
+    payload = registration_payload()
+    if as_json:
+        click.echo(json.dumps(payload, indent=2))
+        return
+    for top in payload:
+        subs = [o for o in top["options"] if o["type"] == discord.AppCommandOptionType.subcommand.value]
+        for entry, prefix in [(s, f"/{top['name']} ") for s in subs] or [(top, "/")]:
+            usage = " ".join(o["name"] if o.get("required") else f"[{o['name']}]" for o in entry["options"])
+            click.echo(f"{(prefix + entry['name'] + ' ' + usage).strip():<32} {entry['description']}")

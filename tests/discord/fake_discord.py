@@ -1,0 +1,491 @@
+"""A fake Discord on 127.0.0.1 that the real discord.py client connects to over real sockets.
+
+REST lives under ``/api/v10`` and a gateway websocket under ``/gateway``; :meth:`FakeDiscord.patched`
+points ``discord.http.Route.BASE`` and ``DiscordWebSocket.DEFAULT_GATEWAY`` at it and restores them.
+Every REST call is recorded; interactions (slash commands, autocomplete, button clicks) and messages
+are dispatched on demand; the next matching requests can be answered with 429s.
+Knows nothing about careerbot: it speaks only Discord's protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import re
+import socket
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import discord
+import discord.gateway
+import discord.http
+import yarl
+from aiohttp import WSMsgType, web
+
+from tests.discord.payloads import (
+    APP_ID,
+    BOT_USER,
+    CHANNEL,
+    CHANNEL_ID,
+    EPHEMERAL,
+    GUILD_ID,
+    MEMBER,
+    OPTION_TYPES,
+    TOKEN,
+    USER,
+    application,
+    guild,
+    message,
+)
+
+BODY: web.RequestKey[Any] = web.RequestKey("body")  # the parsed JSON body of a request
+
+
+def respond(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """JSON with a content type of exactly ``application/json`` (discord.py parses nothing else)."""
+    return web.Response(body=json.dumps(data).encode(), status=status, content_type="application/json", headers=headers)
+
+
+@dataclass
+class Call:
+    method: str
+    path: str  # without /api/v10
+    query: dict[str, str]
+    body: Any
+    status: int = 0
+
+
+@dataclass
+class RateLimit:
+    method: str
+    pattern: re.Pattern[str]
+    times: int
+    retry_after: float
+
+
+@dataclass
+class Session:
+    ws: web.WebSocketResponse
+    shard: tuple[int, int] = (0, 1)
+    identified: bool = False
+    seq: int = 0
+    identify: dict[str, Any] = field(default_factory=dict)
+    session_id: str = ""
+    resumed: bool = False
+
+    async def send(self, op: int, data: Any, event: str | None = None) -> None:
+        if event:
+            self.seq += 1
+        await self.ws.send_str(json.dumps({"op": op, "d": data, "s": self.seq if event else None, "t": event}))
+
+
+class FakeDiscord:
+    def __init__(self, *, shards: int = 1, token: str = TOKEN, record: bool = True) -> None:
+        self.shards = shards
+        self.token = token
+        self.record = record  # False (benchmarks): keep no calls or messages, so memory stays flat
+        self.member_permissions = MEMBER["permissions"]  # of the member who interacts (all but admin)
+        self.calls: list[Call] = []
+        self.messages: dict[str, dict[str, Any]] = {}
+        self.sessions: list[Session] = []
+        self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id -> registered commands
+        self._limits: list[RateLimit] = []
+        self._ids = itertools.count(1500000000000000000)
+        self._interactions: dict[int, dict[str, Any]] = {}
+        self._arrivals: dict[int, asyncio.Future[float]] = {}
+        self._by_token: dict[str, dict[str, Any]] = {}  # interaction token -> message that answered it
+        self.replies: dict[str, dict[str, Any]] = {}  # message id -> the bot's reply to it
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        app = web.Application(middlewares=[self._middleware])
+        api = "/api/v10"
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_get(f"{api}/users/@me", self._me)
+        app.router.add_get(f"{api}/oauth2/applications/@me", self._application)
+        app.router.add_get(f"{api}/gateway", self._gateway_url)
+        app.router.add_get(f"{api}/gateway/bot", self._gateway_url)
+        app.router.add_post(f"{api}/interactions/{{id}}/{{token}}/callback", self._callback)
+        app.router.add_post(f"{api}/webhooks/{{app}}/{{token}}", self._webhook_post)
+        app.router.add_patch(f"{api}/webhooks/{{app}}/{{token}}/messages/{{mid}}", self._webhook_patch)
+        app.router.add_get(f"{api}/webhooks/{{app}}/{{token}}/messages/{{mid}}", self._webhook_get)
+        app.router.add_put(f"{api}/applications/{{app}}/commands", self._put_commands)
+        app.router.add_put(f"{api}/applications/{{app}}/guilds/{{guild}}/commands", self._put_commands)
+        app.router.add_post(f"{api}/channels/{{channel}}/messages", self._channel_message)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        await web.SockSite(self._runner, sock).start()
+
+    async def close(self) -> None:
+        for session in self.sessions:
+            await session.ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @contextlib.contextmanager
+    def patched(self) -> Iterator[None]:
+        """Point discord.py at this fake; the globals are restored on exit."""
+        base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+        discord.http.Route.BASE = f"{self.url}/api/v10"
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(f"ws://127.0.0.1:{self.port}/gateway")
+        try:
+            yield
+        finally:
+            discord.http.Route.BASE = base
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
+
+    # ------------------------------------------------------------------ recording and waiting
+
+    def rate_limit(self, method: str, path_regex: str, *, times: int = 1, retry_after: float = 0.05) -> None:
+        """Answer the next ``times`` matching requests with 429 (as Discord's API does, with ``Via``)."""
+        self._limits.append(RateLimit(method, re.compile(path_regex), times, retry_after))
+
+    async def _record(self, call: Call) -> None:
+        if self.record:
+            self.calls.append(call)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+        """Wait until ``predicate()`` is truthy (re-checked after each REST call or gateway event)."""
+        async with self._changed:
+            return await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+
+    def find(self, method: str, path_regex: str, status: int | None = 200) -> list[Call]:
+        return [
+            c
+            for c in self.calls
+            if c.method == method and re.fullmatch(path_regex, c.path) and (status is None or c.status == status)
+        ]
+
+    async def connected(self, count: int = 1, timeout: float = 10.0) -> list[Session]:
+        """Wait until ``count`` live gateway sessions have identified."""
+        await self.wait_for(lambda: len(self.live()) >= count, timeout)
+        return self.live()
+
+    def live(self) -> list[Session]:
+        return [s for s in self.sessions if s.identified and not s.ws.closed]
+
+    def message_bodies(self) -> list[dict[str, Any]]:
+        """Every request body that posts or edits a message (for checks that must hold of all)."""
+        out = []
+        for c in self.calls:
+            if not isinstance(c.body, dict):
+                continue
+            if re.fullmatch(r"/interactions/\d+/[^/]+/callback", c.path) and c.body.get("type") in (4, 7):
+                out.append(c.body.get("data") or {})
+            elif re.fullmatch(r"/webhooks/\d+/[^/]+(/messages/[^/]+)?|/channels/\d+/messages", c.path):
+                out.append(c.body)
+        return out
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        path = request.path.removeprefix("/api/v10")
+        body = await request.json() if request.can_read_body else None
+        request[BODY] = body
+        call = Call(request.method, path, dict(request.query), body)
+        for limit in self._limits:
+            if limit.times > 0 and limit.method == request.method and limit.pattern.fullmatch(path):
+                limit.times -= 1
+                call.status = 429
+                await self._record(call)
+                headers = {"Via": "1.1 google", "Retry-After": str(limit.retry_after), "X-RateLimit-Scope": "user"}
+                headers |= {"X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0"}
+                headers |= {"X-RateLimit-Reset-After": str(limit.retry_after), "X-RateLimit-Bucket": "fake"}
+                data = {"message": "You are being rate limited.", "retry_after": limit.retry_after, "global": False}
+                return respond(data, 429, headers)
+        protected = request.path.startswith("/api/") and not re.match(r"/(interactions|webhooks)/", path)
+        if protected and request.headers.get("Authorization") != f"Bot {self.token}":
+            call.status = 401
+            await self._record(call)
+            return respond({"message": "401: Unauthorized", "code": 0}, 401)
+        response: web.StreamResponse = await handler(request)
+        call.status = response.status
+        if request.path.startswith("/api/"):
+            await self._record(call)
+        return response
+
+    # ------------------------------------------------------------------ REST
+
+    async def _me(self, request: web.Request) -> web.Response:
+        return respond(BOT_USER | {"flags": 0, "verified": True, "mfa_enabled": False})
+
+    async def _application(self, request: web.Request) -> web.Response:
+        return respond(application())
+
+    async def _gateway_url(self, request: web.Request) -> web.Response:
+        limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
+        return respond(
+            {"url": f"ws://127.0.0.1:{self.port}/gateway", "shards": self.shards, "session_start_limit": limit}
+        )
+
+    def _message(self, body: dict[str, Any], *, kind: int = 0, flags: int = 0) -> dict[str, Any]:
+        created = message(str(next(self._ids)), body, kind=kind, flags=flags)
+        if self.record:
+            self.messages[created["id"]] = created
+        return created
+
+    async def _callback(self, request: web.Request) -> web.Response:
+        body: dict[str, Any] = request[BODY]
+        iid = int(request.match_info["id"])
+        arrival = self._arrivals.pop(iid, None)
+        if arrival is not None and not arrival.done():
+            arrival.set_result(time.perf_counter())
+        interaction = self._interactions.get(iid)
+        if interaction is None or interaction["token"] != request.match_info["token"]:
+            return respond({"message": "Unknown interaction", "code": 10062}, 404)
+        if interaction.get("responded"):
+            return respond({"message": "Interaction has already been acknowledged.", "code": 40060}, 400)
+        interaction["responded"] = True
+        if not self.record:
+            del self._interactions[iid]
+        data = body.get("data") or {}
+        flags = int(data.get("flags") or 0)
+        info: dict[str, Any] = {"id": str(iid), "type": interaction["type"], "response_message_id": None}
+        info |= {"response_message_loading": body["type"] == 5, "response_message_ephemeral": bool(flags & EPHEMERAL)}
+        result: dict[str, Any] = {"interaction": info}
+        if body["type"] in (4, 5):
+            message = self._message(data, kind=20, flags=flags)
+            if self.record:
+                self._by_token[interaction["token"]] = message
+            info["response_message_id"] = message["id"]
+            result["resource"] = {"type": body["type"], "message": message}
+        if request.query.get("with_response") in ("1", "true"):
+            return respond(result)
+        return web.Response(status=204)
+
+    async def _webhook_post(self, request: web.Request) -> web.Response:
+        body = request[BODY] or {}
+        message = self._message(body, kind=0, flags=int(body.get("flags") or 0))
+        if self.record:
+            self._by_token[request.match_info["token"]] = message
+        return respond(message) if request.query.get("wait") in ("1", "true", "True") else web.Response(status=204)
+
+    async def _webhook_patch(self, request: web.Request) -> web.Response:
+        body = request[BODY] or {}
+        return respond(self._message(body, flags=int(body.get("flags") or 0)))
+
+    async def _webhook_get(self, request: web.Request) -> web.Response:
+        found = self.messages.get(request.match_info["mid"])
+        return respond(found) if found else respond({"message": "Unknown Message", "code": 10008}, 404)
+
+    async def _put_commands(self, request: web.Request) -> web.Response:
+        scope = request.match_info.get("guild", "global")
+        registered = [
+            cmd
+            | {"id": str(next(self._ids)), "application_id": str(APP_ID), "version": "1"}
+            | ({"guild_id": scope} if scope != "global" else {})
+            for cmd in request[BODY]
+        ]
+        self.commands[scope] = registered
+        return respond(registered)
+
+    async def _channel_message(self, request: web.Request) -> web.Response:
+        body = request[BODY] or {}
+        reference = (body.get("message_reference") or {}).get("message_id")
+        message = self._message(body, kind=19 if reference else 0)
+        if reference:
+            self.replies[str(reference)] = message
+        return respond(message | {"guild_id": str(GUILD_ID)})
+
+    # ------------------------------------------------------------------ gateway
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        session = Session(ws)
+        self.sessions.append(session)
+        await session.send(10, {"heartbeat_interval": 41250})
+        async for frame in ws:
+            if frame.type is not WSMsgType.TEXT:
+                continue
+            payload = json.loads(frame.data)
+            if payload["op"] == 1:
+                await session.send(11, None)
+            elif payload["op"] == 2:
+                await self._identify(session, payload["d"])
+            elif payload["op"] == 6:
+                await self._resume(session, payload["d"])
+        async with self._changed:
+            self._changed.notify_all()
+        return ws
+
+    async def _identify(self, session: Session, data: dict[str, Any]) -> None:
+        if data.get("token") != self.token:
+            await session.ws.close(code=4004, message=b"Authentication failed.")
+            return
+        session.identify = data
+        session.shard = (data.get("shard") or [0, 1])[0], (data.get("shard") or [0, 1])[1]
+        session.session_id = f"session-{len(self.sessions)}"
+        ready = {
+            "v": 10,
+            "user": BOT_USER,
+            "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+            "session_id": session.session_id,
+            "resume_gateway_url": f"ws://127.0.0.1:{self.port}/gateway",
+            "application": {"id": str(APP_ID), "flags": 0},
+            "shard": list(session.shard),
+            "private_channels": [],
+            "relationships": [],
+        }
+        await session.send(0, ready, "READY")
+        if (GUILD_ID >> 22) % session.shard[1] == session.shard[0]:
+            await session.send(0, guild(), "GUILD_CREATE")
+        session.identified = True
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _resume(self, session: Session, data: dict[str, Any]) -> None:
+        """RESUME after a dropped connection: the same session carries on, with nothing missed."""
+        prior = next((s for s in self.sessions if s.session_id == data.get("session_id")), None)
+        if data.get("token") != self.token or prior is None:
+            await session.send(9, False)  # invalid session: the client identifies afresh
+            return
+        session.identify, session.shard, session.session_id = prior.identify, prior.shard, prior.session_id
+        session.seq, session.resumed = int(data.get("seq") or 0), True
+        await session.send(0, {}, "RESUMED")
+        session.identified = True
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        """Send a gateway event to the session whose shard owns the event's guild."""
+        guild = int(data.get("guild_id") or 0)
+        live = self.live()
+        if not live:
+            raise RuntimeError("no client is connected to the fake gateway")
+        session = next((s for s in live if (guild >> 22) % s.shard[1] == s.shard[0]), live[0])
+        await session.send(0, data, event)
+
+    # ------------------------------------------------------------------ interactions
+
+    def _interaction(
+        self, kind: int, data: dict[str, Any], *, dm: bool = False, user: dict[str, Any] = USER
+    ) -> dict[str, Any]:
+        iid = next(self._ids)
+        payload: dict[str, Any] = {
+            "id": str(iid),
+            "application_id": str(APP_ID),
+            "type": kind,
+            "data": data,
+            "token": f"token-{iid}",
+            "version": 1,
+            "locale": "en-US",
+            "app_permissions": "2147483647",
+            "entitlements": [],
+            "attachment_size_limit": 8388608,
+        }
+        if dm:
+            payload |= {"channel_id": "1", "channel": {"id": "1", "type": 1, "recipients": [user]}, "user": user}
+            payload |= {"context": 1, "authorizing_integration_owners": {"1": str(user["id"])}}
+        else:
+            payload |= {"guild_id": str(GUILD_ID), "channel_id": str(CHANNEL_ID), "channel": CHANNEL}
+            member = MEMBER | {"user": user, "permissions": self.member_permissions}
+            payload |= {"member": member, "guild_locale": "en-US", "context": 0}
+            payload |= {"authorizing_integration_owners": {"0": str(GUILD_ID)}}
+        self._interactions[iid] = {"type": kind, "token": payload["token"]}
+        return payload
+
+    @staticmethod
+    def options(values: dict[str, Any], focused: str | None = None) -> list[dict[str, Any]]:
+        out = []
+        for name, value in values.items():
+            option = {"name": name, "type": OPTION_TYPES[type(value)], "value": value}
+            out.append(option | ({"focused": True} if name == focused else {}))
+        return out
+
+    def command_payload(
+        self, name: str, values: dict[str, Any] | None = None, *, group: str | None = None, dm: bool = False
+    ) -> dict[str, Any]:
+        """An INTERACTION_CREATE payload for a slash command (``group`` for ``/group name``)."""
+        options = self.options(values or {})
+        if group is not None:
+            options, name = [{"name": name, "type": 1, "options": options}], group
+        data = {"id": str(next(self._ids)), "name": name, "type": 1, "options": options}
+        return self._interaction(2, data, dm=dm)
+
+    async def slash(
+        self, name: str, values: dict[str, Any] | None = None, *, group: str | None = None, dm: bool = False
+    ) -> int:
+        """Dispatch a slash command; returns the interaction id."""
+        payload = self.command_payload(name, values, group=group, dm=dm)
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return int(payload["id"])
+
+    def arrival(self, iid: int) -> asyncio.Future[float]:
+        """A future set to ``time.perf_counter()`` when interaction ``iid``'s callback arrives."""
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._arrivals[iid] = future
+        return future
+
+    async def autocomplete(self, name: str, values: dict[str, Any], focused: str, *, group: str | None = None) -> int:
+        options = self.options(values, focused)
+        if group is not None:
+            options, name = [{"name": name, "type": 1, "options": options}], group
+        payload = self._interaction(4, {"id": str(next(self._ids)), "name": name, "type": 1, "options": options})
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return int(payload["id"])
+
+    async def click(self, message: dict[str, Any], custom_id: str, *, user: dict[str, Any] = USER) -> int:
+        """Press the button ``custom_id`` on ``message`` (a message payload this fake created)."""
+        payload = self._interaction(3, {"custom_id": custom_id, "component_type": 2}, user=user)
+        payload["message"] = message
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return int(payload["id"])
+
+    async def say(
+        self,
+        content: str,
+        *,
+        mentions: Sequence[dict[str, Any]] = (),
+        author: dict[str, Any] = USER,
+        dm: bool = False,
+    ) -> str:
+        """A user posts ``content`` in the guild channel (or a DM); ``mentions`` are the users it pings."""
+        mid = str(next(self._ids))
+        message = self._message({"content": content}) | {"id": mid, "author": author}
+        message["mentions"] = [m | ({} if dm else {"member": MEMBER}) for m in mentions]
+        if dm:
+            message["channel_id"] = "1"
+        else:
+            message |= {"guild_id": str(GUILD_ID), "member": MEMBER}
+        await self.dispatch("MESSAGE_CREATE", message)
+        return mid
+
+    async def response(self, iid: int, timeout: float = 5.0) -> dict[str, Any]:
+        """The accepted callback body for interaction ``iid`` (its ``data`` is the message)."""
+        path = rf"/interactions/{iid}/[^/]+/callback"
+        calls = await self.wait_for(lambda: self.find("POST", path), timeout)
+        body: dict[str, Any] = calls[0].body
+        return body
+
+    async def reply(self, iid: int, timeout: float = 5.0) -> dict[str, Any]:
+        """The message that answers interaction ``iid``, following a deferral to its follow-up."""
+        body = await self.response(iid, timeout)
+        if body["type"] != 5:
+            data: dict[str, Any] = body.get("data") or {}
+            return data
+        token = re.escape(self._interactions[iid]["token"])
+        calls = await self.wait_for(lambda: self.find("POST", rf"/webhooks/\d+/{token}"), timeout)
+        followup: dict[str, Any] = calls[0].body
+        return followup
+
+    def message_for(self, iid: int) -> dict[str, Any]:
+        """The message the fake created to answer interaction ``iid`` (pass it to :meth:`click`)."""
+        return self._by_token[self._interactions[iid]["token"]]
