@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from adapters.discord_app import DiscordApp
 from adapters.discord_commands import registration_payload, sync_commands
+from adapters.slack_manifest import build_manifest
 from bot.commands import Command, Option
 from bot.core import Core
 from bot.errors import DeclarationError
@@ -97,7 +98,7 @@ def test_discord_commands_equal_the_core_declarations() -> None:
 
 
 def test_the_slack_manifest_lists_the_same_commands() -> None:
-    manifest = pytest.importorskip("adapters.slack_manifest").build_manifest(REGISTRY, prefix="")
+    manifest = build_manifest(REGISTRY, prefix="")
     slack = {c["command"].removeprefix("/") for c in manifest["features"]["slash_commands"]}
     discord_names = {c["name"] for c in registration_payload()}
     assert slack == discord_names == set(REGISTRY.names())
