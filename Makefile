@@ -13,11 +13,11 @@ $(BIN)/python:
 
 # Installs are redone only when the dependency declarations change.
 $(VENV)/.run-installed: pyproject.toml $(LOCK) | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[slack,discord]'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[slack,discord,postgres]'
 	@touch $@
 
 $(VENV)/.dev-installed: pyproject.toml $(LOCK) | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[slack,discord,dev]'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[slack,discord,postgres,dev]'
 	@touch $@ $(VENV)/.run-installed
 
 run: $(VENV)/.run-installed
@@ -37,7 +37,7 @@ bench: $(VENV)/.dev-installed
 # Refresh the pinned versions (constraints for every install above) from a clean resolve.
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/python -m pip install --quiet '.[slack,discord,dev]'
+	.lock-venv/bin/python -m pip install --quiet '.[slack,discord,postgres,dev]'
 	.lock-venv/bin/python -m pip freeze --exclude careerbot | grep -v '^-e' > $(LOCK)
 	rm -rf .lock-venv
 

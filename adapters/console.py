@@ -12,6 +12,7 @@ from typing import TextIO
 
 from bot.core import Core
 from bot.markup import PLAIN, Style
+from bot.posting import Channel, Post, parse_channel
 from bot.reply import Reply
 
 BOLD = Style(
@@ -128,9 +129,10 @@ def chat(core: Core, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> 
             if not text:
                 continue
             core.reload()
-            reply = runner.run(core.ask(text, platform="console"))
+            reply = runner.run(core.ask(text, platform="console", admin=True))  # the operator's own terminal
             width = min(shutil.get_terminal_size().columns, 100) if interactive else None
             print(render_text(reply, color=color, width=width), file=stdout, end="\n\n", flush=True)
+        runner.run(core.aclose())
     if interactive:
         try:
             import readline
@@ -138,3 +140,31 @@ def chat(core: Core, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> 
             readline.write_history_file(hist)
         except (ImportError, OSError):
             pass
+
+
+class ConsolePoster:
+    """Daily tips on the console: each post is printed (``careerbot tips run``)."""
+
+    def __init__(self, stream: TextIO | None = None, *, color: bool = False) -> None:
+        self.stream = stream
+        self.color = color
+        self.posted = 0
+
+    async def check_channel(self, tenant: str, channel: str) -> Channel:
+        return parse_channel(channel)
+
+    async def default_timezone(self, tenant: str, user: str) -> str | None:
+        return None
+
+    async def post(self, post: Post) -> str:
+        from datetime import UTC, datetime
+
+        stream = self.stream or sys.stdout
+        when = datetime.fromtimestamp(post.due_at, UTC).isoformat()
+        print(f"── #{post.channel} (due {when}) ──", file=stream)
+        print(render_text(post.reply, color=self.color), file=stream, end="\n\n", flush=True)
+        self.posted += 1
+        return f"console-{post.key}"
+
+    async def find(self, post: Post) -> str | None:
+        return None

@@ -87,6 +87,7 @@ async def serve(core: Core, platforms: list[Platform], reload_interval: float = 
     """
     running = {asyncio.create_task(supervise(p), name=f"platform-{p.name}"): p for p in platforms}
     watcher = asyncio.create_task(core.watch(reload_interval), name="knowledge-watch")
+    tips = asyncio.create_task(run_tips(core, platforms), name="tips-scheduler")
     last_error: ConfigError | None = None
     try:
         while running:
@@ -102,11 +103,39 @@ async def serve(core: Core, platforms: list[Platform], reload_interval: float = 
         if last_error is not None:
             raise last_error
     finally:
-        for task in [*running, watcher]:
+        for task in [*running, watcher, tips]:
             task.cancel()
-        await asyncio.gather(*running, watcher, return_exceptions=True)
+        await asyncio.gather(*running, watcher, tips, return_exceptions=True)
         for p in platforms:
             try:
                 await p.close()
             except Exception:
                 log.exception("closing %s failed", p.name)
+        await core.aclose()
+
+
+async def run_tips(core: Core, platforms: list[Platform], *, sleep: Any = asyncio.sleep) -> None:
+    """Post daily tips through every platform that offers a ``poster`` (see :mod:`bot.posting`);
+    nothing to do without one. Opening the store is retried with backoff (the database may start
+    after us)."""
+    posters = {p.name: poster for p in platforms if (poster := getattr(p, "poster", None)) is not None}
+    if not posters or core.services is None:
+        return
+    for name, poster in posters.items():
+        core.services.add_poster(name, poster)
+    from bot.scheduler import Scheduler, Settings
+
+    delay = BACKOFF_START
+    while True:
+        try:
+            store = await core.services.store()
+            settings = Settings(grace=core.services.settings.grace)
+            break
+        except ConfigError as exc:  # will not fix itself: say so once; the platforms keep serving
+            log.error("tips: daily tips are off: %s", exc)
+            return
+        except Exception as exc:
+            log.error("tips: cannot open the store (%s: %s); retrying in %.0fs", type(exc).__name__, exc, delay)
+            await sleep(delay)
+            delay = min(delay * 2, BACKOFF_MAX)
+    await Scheduler(store, posters, lambda: core.kb, clock=core.services.clock, settings=settings).run()

@@ -23,6 +23,7 @@ from bot.schema import Kind
 if TYPE_CHECKING:
     from bot.kb import KnowledgeBase
     from bot.reply import Reply
+    from bot.services import Services
 
 OptionType = Literal["string", "integer", "boolean"]
 OptionValue = str | int | bool
@@ -77,12 +78,14 @@ class Option:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What a handler may use: the current knowledge, the request, the command table, randomness."""
+    """What a handler may use: the current knowledge, the request, the command table, randomness,
+    and the process's long-lived services (the store), when whoever runs the process provides them."""
 
     kb: KnowledgeBase
     invocation: Invocation
     registry: Registry
     rng: random.Random
+    services: Services | None = None
 
 
 Handler = Callable[..., Awaitable["Reply"]]
@@ -95,6 +98,9 @@ class Command:
     options: tuple[Option, ...]
     handler: Handler
     examples: tuple[str, ...] = ()
+    admin: bool = False
+    """Changes workspace settings: platforms may restrict it by default (Discord: Manage Server as the
+    command's default member permissions). The handler still checks ``Invocation.admin`` itself."""
 
     @property
     def usage(self) -> str:
@@ -114,6 +120,7 @@ class Command:
             "description": self.description,
             "usage": self.usage,
             "examples": list(self.examples),
+            "admin": self.admin,
             "options": [
                 {
                     "name": o.name,
@@ -146,12 +153,15 @@ class Registry:
         self._commands: dict[str, Command] = {}
 
     def command(
-        self, name: str, description: str, *options: Option, examples: tuple[str, ...] = ()
+        self, name: str, description: str, *options: Option, examples: tuple[str, ...] = (), admin: bool = False
     ) -> Callable[[Handler], Handler]:
         """Declare a command; the decorated ``async def handler(ctx, **options)`` answers it."""
 
         def decorate(handler: Handler) -> Handler:
-            self.add(Command(name=name, description=description, options=options, handler=handler, examples=examples))
+            command = Command(
+                name=name, description=description, options=options, handler=handler, examples=examples, admin=admin
+            )
+            self.add(command)
             return handler
 
         return decorate

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import random
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import handlers, messages
 from bot.commands import Context, Invocation, Registry, coerce, parse_options
@@ -19,6 +19,9 @@ from bot.kb import KnowledgeBase
 from bot.loader import default_knowledge_dir, fingerprint, load
 from bot.reply import FollowUp, Reply
 from bot.safety import one_line
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 log = logging.getLogger("careerbot.core")
 
@@ -33,10 +36,13 @@ class Core:
         *,
         registry: Registry | None = None,
         rng: random.Random | None = None,
+        services: Services | None = None,
     ) -> None:
         self.knowledge_dir = Path(knowledge_dir or default_knowledge_dir())
         self.registry = registry or handlers.REGISTRY
         self.rng = rng or random.Random()
+        self.services = services
+        """The store and friends (opened on first use), for commands such as /tips; None: none here."""
         self._fingerprint = fingerprint(self.knowledge_dir)
         self.kb = KnowledgeBase(load(self.knowledge_dir))  # a broken tree fails fast here
         self.last_problems: list[Problem] = []
@@ -111,7 +117,7 @@ class Core:
     async def answer(self, invocation: Invocation) -> Reply:
         """Answer any invocation. Never raises: failures become an error reply and a log line."""
         kb = self.kb  # one consistent tree for the whole request, even if a reload lands meanwhile
-        ctx = Context(kb=kb, invocation=invocation, registry=self.registry, rng=self.rng)
+        ctx = Context(kb=kb, invocation=invocation, registry=self.registry, rng=self.rng, services=self.services)
         try:
             if not invocation.command:
                 return await handlers.question(ctx, invocation.text[:FREE_TEXT_MAX])
@@ -124,6 +130,11 @@ class Core:
         except Exception:
             log.exception("command %r failed on %s", invocation.command, invocation.platform)
             return Reply(title=messages.INTERNAL_ERROR_TITLE, summary=messages.INTERNAL_ERROR, tone="error")
+
+    async def aclose(self) -> None:
+        """Release the services (database connections) if any were opened."""
+        if self.services is not None:
+            await self.services.aclose()
 
     def share_command(self, invocation: Invocation, reply: Reply) -> str:
         """A short command that reproduces ``reply`` (for a "Share in channel" button): at most

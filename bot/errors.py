@@ -45,3 +45,13 @@ class KnowledgeError(CareerbotError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+
+class PostError(CareerbotError):
+    """A scheduled post the platform did not take. ``permanent``: retrying cannot help (the channel
+    is gone, the bot was removed); otherwise the scheduler retries later, within the grace window."""
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent

@@ -630,3 +630,7 @@ async def question(ctx: Context, text: str) -> Reply:
             tone="notice",
         )
     return with_alternatives(card(ctx, found.best), found)
+
+
+# /tips (daily tip subscriptions) lives in its own module; importing it declares it in REGISTRY.
+import bot.tips_commands  # noqa: E402,F401

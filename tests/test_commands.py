@@ -34,6 +34,7 @@ def test_declarations_are_valid_for_both_platforms() -> None:
         "tip",
         "path",
         "search",
+        "tips",
     ]
     for cmd in REGISTRY:
         assert 1 <= len(cmd.description) <= 100

@@ -1,0 +1,408 @@
+"""The daily tip scheduler: the store is the source of truth, the clock is injected.
+
+Each round: due subscriptions become post rows (one per subscription and local date, so never two
+for a day); the process takes the posting lease of tenants with due posts; for each tenant it
+claims posts (a lease per post), sends them one by one through that platform's
+:class:`~bot.posting.Poster`, and marks them sent with the message id (batched).
+
+Crash boundaries, and what "exactly once" means at them:
+
+- Killed after the claim, before the send: the claim's lease runs out and a later round (this
+  process restarted, or another replica) retakes it. Nothing was sent, so nothing is missing or
+  doubled.
+- Killed after the send, before it was marked sent: the retake sees ``attempts > 1`` and first asks
+  the platform whether the earlier attempt landed (:meth:`Poster.find`: Slack message metadata
+  carrying the post's key; Discord deduplicates by ``nonce``); if it did, the row is marked sent
+  with that message id and nothing is resent. Only if the platform cannot tell is the post sent
+  again: at-least-once, never zero.
+- Marked sent: never sent again (the unique row is ``sent``; claims take ``pending`` or expired
+  ``claimed`` rows only).
+
+Replicas share one PostgreSQL with no leader: claims use ``FOR UPDATE SKIP LOCKED`` and tenant
+leases are conditional upserts, so two processes never hold the same post; each process takes at
+most its fair share of the tenants with due posts (divided by the processes whose heartbeat is
+fresh), so they split the work. A post whose time
+passed while nobody ran is still sent within the grace window, otherwise marked ``missed`` and
+logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from bot.errors import PostError
+from bot.posting import Post, Poster
+from bot.reply import Reply
+from bot.store import Store, Tenant
+from bot.tips import choose_tip, post_key
+from bot.tips_commands import matching_tips, tip_post
+from bot.tips_queue import PostQueue
+from bot.tips_store import Claimed, Done, Rotation, utc
+
+if TYPE_CHECKING:
+    from bot.kb import KnowledgeBase
+
+log = logging.getLogger("careerbot.scheduler")
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+class FakeClock:
+    """Time that moves only when told to (or when something sleeps): for tests and ``--now``."""
+
+    def __init__(self, start: datetime) -> None:
+        self.current = start.astimezone(UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, delta: timedelta) -> None:
+        self.current += delta
+
+    def set(self, moment: datetime) -> None:
+        self.current = moment.astimezone(UTC)
+
+    async def sleep(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+        await asyncio.sleep(0)
+
+
+class ShiftedClock(SystemClock):
+    """Real time, but starting at ``start``: simulates a date while leases and pacing run normally."""
+
+    def __init__(self, start: datetime) -> None:
+        self.start = start.astimezone(UTC)
+        self.origin = time.monotonic()
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self.origin)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Settings:
+    grace: timedelta = timedelta(hours=6)
+    lease: timedelta = timedelta(seconds=60)
+    poll: float = 2.0
+    """Seconds between rounds when there is nothing to do (due subscriptions are found this fast)."""
+    scan: float = 10.0
+    """Seconds between looks for claimable posts when nothing changed (retries, dead replicas)."""
+    claim_batch: int = 200
+    chunk: int = 1000
+    """Subscriptions turned into posts per transaction."""
+    materialize_chunks: int = 20
+    tenant_concurrency: int = 20
+    """Posts of one tenant in flight at once (the poster still paces them)."""
+    tenant_batch: int = 10
+    """Tenants leased per round, so replicas starting together share the work."""
+    max_tenants: int = 500
+    flush_every: int = 200
+    flush_after: float = 0.05
+    retry_after: timedelta = timedelta(seconds=30)
+
+
+@dataclass(slots=True)
+class Report:
+    sent: int = 0
+    found: int = 0
+    """Posts a retake found already delivered (after a crash) and marked sent without resending."""
+    missed: int = 0
+    failed: int = 0
+    retried: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def owner_id() -> str:
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{random.getrandbits(32):08x}"
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: Store,
+        posters: Mapping[str, Poster],
+        knowledge: Callable[[], KnowledgeBase],
+        *,
+        clock: Clock | None = None,
+        settings: Settings | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self.store = store
+        self.posters = dict(posters)
+        self.knowledge = knowledge
+        self.clock = clock or SystemClock()
+        self.settings = settings or Settings()
+        self.queue = PostQueue(store, owner or owner_id())
+        self.report = Report()
+        self._workers: dict[Tenant, asyncio.Task[None]] = {}
+        self._pending: list[Done] = []
+        self._oldest = 0.0
+        self._flush_lock = asyncio.Lock()
+        self._dirty = False
+        self._kb_id = 0
+        self._candidates: dict[str | None, list[str]] = {}
+        self._replies: dict[tuple[str, str | None], Reply] = {}
+
+    @property
+    def platforms(self) -> list[str]:
+        return sorted(self.posters)
+
+    # ------------------------------------------------------------------ driving
+
+    async def register(self) -> None:
+        """Announce this process to the others sharing the store (done by :meth:`run` too)."""
+        await self.queue.register(self.clock.now())
+
+    async def run_once(self) -> Report:
+        """Do everything due now, then return (tests and ``careerbot tips run --once``)."""
+        now = self.clock.now()
+        await self.register()
+        while await self._materialize(now):
+            pass
+        while True:
+            while await self._lease(now):
+                pass
+            if not self._workers:
+                break
+            await asyncio.gather(*list(self._workers.values()))
+        await self._flush()
+        return self.report
+
+    async def _materialize(self, now: datetime) -> int:
+        """Turn due subscriptions into posts, a chunk at a time, for at most ``materialize_chunks``."""
+        made = 0
+        for _ in range(self.settings.materialize_chunks):
+            count = await self.queue.materialize(now, self.settings.grace, self.platforms, self.settings.chunk)
+            made += count
+            if count < self.settings.chunk:
+                break
+        return made
+
+    async def run(self, *, until_idle: bool = False) -> None:
+        """Post forever (or, with ``until_idle``, until no due work is left for anyone).
+
+        Every round turns due subscriptions into posts. It looks for tenants to lease when there may
+        be new work (posts were just made, a worker finished, the last look found some) and at least
+        every ``scan`` seconds (retries, and claims left by a replica that died). When a round found
+        nothing to do, the next one is ``poll`` seconds later.
+        """
+        try:
+            await self.register()
+        except Exception as exc:  # the heartbeat registers again
+            log.error("tips: registering with the store failed (%s: %s)", type(exc).__name__, exc)
+        heartbeat = asyncio.create_task(self._heartbeat(), name="tips-heartbeat")
+        next_scan = self.clock.now()
+        try:
+            while True:
+                busy = False
+                try:
+                    now = self.clock.now()
+                    made = await self._materialize(now)
+                    if made or self._dirty or now >= next_scan:
+                        self._dirty = False
+                        next_scan = now + timedelta(seconds=self.settings.scan)
+                        busy = await self._lease(now)
+                        self._dirty = self._dirty or busy
+                    busy = busy or made > 0
+                    if until_idle and not self._workers and not busy:
+                        if await self.queue.outstanding(now, self.platforms) == 0:
+                            return
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the database restarting must not end the scheduler
+                    log.error("tips: scheduler round failed (%s: %s)", type(exc).__name__, exc)
+                if not busy:
+                    await self.clock.sleep(self.settings.poll)
+        finally:
+            heartbeat.cancel()
+            for task in list(self._workers.values()):
+                task.cancel()
+            await asyncio.gather(heartbeat, *self._workers.values(), return_exceptions=True)
+            await self._flush()
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await self.clock.sleep(self.settings.lease.total_seconds() / 3)
+            try:
+                await self.queue.renew(self.clock.now(), self.settings.lease)
+            except Exception as exc:
+                log.error("tips: renewing leases failed (%s: %s)", type(exc).__name__, exc)
+
+    async def _lease(self, now: datetime) -> bool:
+        room = min(self.settings.tenant_batch, self.settings.max_tenants - len(self._workers))
+        if room <= 0:
+            return False
+        held = set(self._workers)
+        tenants = await self.queue.lease_tenants(now, self.settings.lease, self.platforms, held, room)
+        for tenant in tenants:
+            if tenant not in self._workers:
+                self._workers[tenant] = asyncio.create_task(self._work(tenant), name=f"tips-{tenant}")
+        return bool(tenants)
+
+    # ------------------------------------------------------------------ one tenant
+
+    async def _work(self, tenant: Tenant) -> None:
+        try:
+            while True:
+                batch = await self.queue.claim(tenant, self.clock.now(), self.settings.lease, self.settings.claim_batch)
+                if not batch:
+                    break
+                rotations = await self.queue.rotations(tenant, [c.subscription_id for c in batch])
+                await self._send_all(batch, rotations)
+            await self._flush()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # its claims expire and are retaken; other tenants carry on
+            log.error("tips: posting for %s failed (%s: %s)", tenant, type(exc).__name__, exc)
+            self.report.errors.append(f"{tenant}: {type(exc).__name__}: {exc}")
+        finally:
+            self._workers.pop(tenant, None)
+            self._dirty = True
+            try:
+                await self.queue.release_tenant(tenant)
+            except Exception as exc:
+                log.warning("tips: releasing %s failed (%s); its lease will expire", tenant, exc)
+
+    async def _send_all(self, batch: list[Claimed], rotations: Mapping[int, Rotation]) -> None:
+        """Send a tenant's claimed posts, up to ``tenant_concurrency`` at a time (the poster paces
+        them to the platform's limits); one subscription's posts go in date order, one by one."""
+        by_subscription: dict[int, list[Claimed]] = {}
+        for post in batch:
+            by_subscription.setdefault(post.subscription_id, []).append(post)
+        queue = iter(by_subscription.values())
+
+        async def lane() -> None:
+            for posts in queue:  # the lanes share one iterator: each subscription is taken once
+                for post in posts:
+                    await self._one(post, rotations.get(post.subscription_id))
+
+        lanes = min(self.settings.tenant_concurrency, len(by_subscription))
+        results = await asyncio.gather(*(lane() for _ in range(lanes)), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def _one(self, post: Claimed, rotation: Rotation | None) -> None:
+        now = self.clock.now()
+        poster = self.posters[post.tenant.platform]
+        if rotation is None:  # the subscription is gone
+            await self.queue.settle(post, "failed", now, "subscription not found")
+            return
+        kb = self.knowledge()
+        candidates = self._tips_for(kb, rotation.topic)
+        if not candidates:
+            await self.queue.settle(post, "failed", now, "no tips match the topic")
+            log.warning("tips: %s %s: no tips match topic %r", post.tenant, post.channel, rotation.topic)
+            return
+        tip_id, cycle = choose_tip(rotation.seed, rotation.cycle, rotation.shown, rotation.last, candidates)
+        message = Post(
+            tenant=post.tenant.team,
+            channel=post.channel,
+            reply=self._reply(kb, tip_id, rotation.topic),
+            key=post_key(post.tenant.platform, post.tenant.team, post.subscription_id, post.local_date),
+            due_at=post.due_at,
+        )
+        if post.attempts > 1:  # an earlier attempt may have reached the channel before a crash
+            try:
+                found = await poster.find(message)
+            except PostError as exc:
+                if not exc.permanent:  # ask again later rather than risk a second copy
+                    await self._failed(post, f"checking for an earlier send: {exc.reason}", permanent=False)
+                    return
+                log.warning("tips: %s %s: cannot check for an earlier send (%s)", post.tenant, post.channel, exc)
+                found = None
+            if found is not None:
+                self.report.found += 1
+                await self._done(Done(post, found, tip_id, cycle), rotation)
+                return
+        if now - utc(post.due_at) > self.settings.grace:
+            self.report.missed += 1
+            log.warning(
+                "tips: %s %s %s: skipped; %s late is past the %s grace window",
+                post.tenant,
+                post.channel,
+                post.local_date,
+                now - utc(post.due_at),
+                self.settings.grace,
+            )
+            await self.queue.settle(post, "missed", now, "past the grace window")
+            return
+        try:
+            message_id = await poster.post(message)
+        except PostError as exc:
+            await self._failed(post, exc.reason, permanent=exc.permanent)
+            return
+        except Exception as exc:
+            await self._failed(post, f"{type(exc).__name__}: {exc}", permanent=False)
+            return
+        self.report.sent += 1
+        await self._done(Done(post, message_id, tip_id, cycle), rotation)
+
+    async def _failed(self, post: Claimed, reason: str, *, permanent: bool) -> None:
+        now = self.clock.now()
+        if permanent:
+            self.report.failed += 1
+            log.error("tips: %s %s %s: not posted: %s", post.tenant, post.channel, post.local_date, reason)
+            await self.queue.settle(post, "failed", now, reason)
+            return
+        self.report.retried += 1
+        wait = self.settings.retry_after * min(2 ** (post.attempts - 1), 16)
+        log.warning("tips: %s %s: will retry in %s: %s", post.tenant, post.channel, wait, reason)
+        await self.queue.retry(post, now, now + wait, reason)
+
+    async def _done(self, done: Done, rotation: Rotation) -> None:
+        if done.tip_id is not None and done.cycle is not None:
+            if done.cycle > rotation.cycle:
+                rotation.cycle, rotation.shown = done.cycle, set()
+            rotation.shown.add(done.tip_id)
+            rotation.last = done.tip_id
+        if not self._pending:
+            self._oldest = time.monotonic()
+        self._pending.append(done)
+        full = len(self._pending) >= self.settings.flush_every
+        if full or time.monotonic() - self._oldest > self.settings.flush_after:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        async with self._flush_lock:
+            batch, self._pending = self._pending, []
+            if batch:
+                await self.queue.complete(batch, self.clock.now())
+
+    # ------------------------------------------------------------------ content
+
+    def _refresh(self, kb: KnowledgeBase) -> None:
+        if id(kb) != self._kb_id:
+            self._kb_id, self._candidates, self._replies = id(kb), {}, {}
+
+    def _tips_for(self, kb: KnowledgeBase, topic: str | None) -> list[str]:
+        self._refresh(kb)
+        if topic not in self._candidates:
+            self._candidates[topic] = matching_tips(kb, topic)
+        return self._candidates[topic]
+
+    def _reply(self, kb: KnowledgeBase, tip_id: str, topic: str | None) -> Reply:
+        key = (tip_id, topic)
+        if key not in self._replies:
+            self._replies[key] = tip_post(kb, tip_id, topic)
+        return self._replies[key]

@@ -1,0 +1,169 @@
+"""Long-lived resources shared by commands and the scheduler, opened on first use.
+
+Whoever runs the process builds one :class:`Services` (the CLI from the environment, tests with a
+temporary database) and hands it to the :class:`~bot.core.Core`. Nothing here imports SQLAlchemy
+until a command or the scheduler actually needs the store, so ``careerbot ask "/role ehr"`` stays a
+fast cold start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from bot.commands import Invocation
+from bot.errors import CommandError, ConfigError
+from bot.posting import Channel, Poster, parse_channel
+
+if TYPE_CHECKING:
+    from bot.scheduler import Clock
+    from bot.store import Store, Tenant
+    from bot.tips_store import TenantTips
+
+GRACE_MAX = timedelta(hours=23)
+
+
+def parse_duration(text: str, variable: str) -> timedelta:
+    """``6h``, ``90m``, ``3600s`` or a plain number of hours."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([hms]?)\s*", text)
+    if found is None:
+        raise ConfigError(f"{variable} must be a duration such as 6h or 90m")
+    unit = {"h": "hours", "m": "minutes", "s": "seconds", "": "hours"}[found[2]]
+    return timedelta(**{unit: float(found[1])})
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TipsSettings:
+    admins: frozenset[str] = frozenset()
+    """``platform:user`` entries allowed to change subscriptions besides platform admins."""
+    default_timezone: str = "UTC"
+    grace: timedelta = timedelta(hours=6)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> TipsSettings:
+        admins = frozenset(a for a in re.split(r"[\s,]+", environ.get("CAREERBOT_ADMINS", "")) if a)
+        zone = environ.get("CAREERBOT_TIMEZONE", "").strip() or "UTC"
+        try:
+            from bot.tips import parse_zone
+
+            zone = parse_zone(zone)
+        except CommandError:
+            raise ConfigError("CAREERBOT_TIMEZONE must be an IANA time zone such as Europe/Berlin") from None
+        grace = parse_duration(environ.get("CAREERBOT_TIPS_GRACE", "6h"), "CAREERBOT_TIPS_GRACE")
+        if not timedelta(0) <= grace <= GRACE_MAX:
+            raise ConfigError("CAREERBOT_TIPS_GRACE must be between 0 and 23h")
+        return cls(admins=admins, default_timezone=zone, grace=grace)
+
+
+class TipsService:
+    """What ``/tips`` needs: the tenant-scoped store, the platforms' posters, settings and a clock."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        settings: TipsSettings,
+        posters: Mapping[str, Poster],
+        clock: Clock,
+        rng: random.Random,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.posters = posters
+        self.clock = clock
+        self.rng = rng
+
+    def tenant(self, tenant: Tenant) -> TenantTips:
+        from bot.tips_store import TenantTips
+
+        return TenantTips(self.store, tenant)
+
+    def is_admin(self, invocation: Invocation) -> bool:
+        return invocation.admin or f"{invocation.platform}:{invocation.user}" in self.settings.admins
+
+    async def check_channel(self, invocation: Invocation, text: str) -> Channel:
+        poster = self.posters.get(invocation.platform)
+        if poster is None:  # no way to ask the platform from this process: trust what was typed
+            return parse_channel(text)
+        return await poster.check_channel(invocation.tenant, text)
+
+    async def default_timezone(self, invocation: Invocation) -> str:
+        poster = self.posters.get(invocation.platform)
+        found = await poster.default_timezone(invocation.tenant, invocation.user) if poster else None
+        if found:
+            from bot.tips import parse_zone
+
+            try:
+                return parse_zone(found)
+            except CommandError:
+                pass
+        return self.settings.default_timezone
+
+
+class Services:
+    """Opens the store (and migrates it) on first use; :meth:`aclose` releases it."""
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        schema: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        posters: Mapping[str, Poster] | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        settings: TipsSettings | None = None,
+    ) -> None:
+        self.url = url
+        self.schema = schema
+        self.environ = os.environ if environ is None else environ
+        self.posters: dict[str, Poster] = dict(posters or {})
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self._settings = settings
+        self._store: Store | None = None
+        self._tips: TipsService | None = None
+        self._lock: asyncio.Lock | None = None
+
+    def add_poster(self, platform: str, poster: Poster) -> None:
+        self.posters[platform] = poster
+
+    async def store(self) -> Store:
+        if self._store is None:
+            self._lock = self._lock or asyncio.Lock()
+            async with self._lock:
+                if self._store is None:
+                    from bot.store import Store
+
+                    self._store = await Store.open(self.url, schema=self.schema, environ=self.environ)
+        return self._store
+
+    @property
+    def settings(self) -> TipsSettings:
+        if self._settings is None:
+            self._settings = TipsSettings.from_env(self.environ)
+        return self._settings
+
+    async def tips(self) -> TipsService:
+        if self._tips is None:
+            from bot.scheduler import SystemClock
+
+            self._tips = TipsService(
+                await self.store(),
+                settings=self.settings,
+                posters=self.posters,
+                clock=self.clock or SystemClock(),
+                rng=self.rng,
+            )
+        return self._tips
+
+    async def aclose(self) -> None:
+        if self._store is not None:
+            await self._store.close()
+        self._store, self._tips = None, None

@@ -1,0 +1,292 @@
+"""``/tips``: daily tip subscriptions, declared in the core like every command so both platforms get it.
+
+One command whose first option is the action (``subscribe``, ``unsubscribe``, ``list``, ``preview``,
+``skip``), then named options. On Slack options are words: ``/tips subscribe time:09:00
+timezone:Europe/Berlin`` or positionally ``/tips subscribe #general 09:00 Europe/Berlin weekdays``
+(positional words are placed by their shape, so ``/tips subscribe 09:00`` means the time). On
+Discord they are the command's options.
+
+Changing subscriptions is for admins; ``list`` and ``preview`` are for everyone. Every input is
+checked before anything is written, so a bad time, zone, days, topic or channel changes nothing.
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from collections import Counter
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
+from dataclasses import replace
+from datetime import date
+from typing import TYPE_CHECKING
+
+from bot import messages
+from bot.commands import Context, Invocation, Option
+from bot.errors import CommandError
+from bot.handlers import REGISTRY, TIP_TAG_KINDS, tip_card
+from bot.posting import looks_like_channel
+from bot.reply import Field, FollowUp, Reply, Section
+from bot.safety import one_line
+from bot.schema import Kind
+from bot.tips import (
+    WEEKDAYS,
+    Schedule,
+    choose_tip,
+    looks_like_days,
+    looks_like_time,
+    looks_like_zone,
+    parse_days,
+    parse_time,
+    parse_zone,
+)
+
+if TYPE_CHECKING:
+    from bot.kb import KnowledgeBase
+    from bot.services import TipsService
+    from bot.tips_store import Subscription, TenantTips
+
+ACTIONS = ("subscribe", "unsubscribe", "list", "preview", "skip")
+CHANGES = frozenset({"subscribe", "unsubscribe", "skip"})
+DEFAULT_TIME = (9, 0)
+SHAPES: dict[str, Callable[[str], bool]] = {
+    "channel": looks_like_channel,
+    "time": looks_like_time,
+    "timezone": looks_like_zone,
+    "days": looks_like_days,
+}
+
+
+def named_in(text: str) -> set[str]:
+    """Options given as ``name:value`` in a command's text (on Discord, where there is no text, all are)."""
+    words = [w.partition(":") for w in text.split()]
+    given = {key.casefold() for key, sep, value in words if sep and value}
+    return given & {*SHAPES, "topic"} if text.strip() else {*SHAPES, "topic"}
+
+
+def arrange(values: dict[str, str | None], named: AbstractSet[str] = frozenset()) -> dict[str, str | None]:
+    """Put positional words where their shape says they belong: a value in a slot whose shape it
+    does not have (a topic that looks like a time, channel, zone or days) moves to a free slot whose
+    shape it has, or else to ``topic``. A named value that is malformed stays put, so its own check
+    reports it precisely."""
+    out: dict[str, str | None] = dict.fromkeys((*SHAPES, "topic"))
+    misfits: list[tuple[str, str]] = []
+    for name in (*SHAPES, "topic"):
+        value = values.get(name)
+        if value is None:
+            continue
+        fits = not any(shape(value) for shape in SHAPES.values()) if name == "topic" else SHAPES[name](value)
+        if fits or name in named:
+            out[name] = value
+        else:
+            misfits.append((name, value))
+    for name, value in misfits:
+        target = next(
+            (slot for slot, fits in SHAPES.items() if out[slot] is None and slot not in named and fits(value)), None
+        )
+        if target is None and out["topic"] is None and "topic" not in named:
+            target = "topic"
+        if target is None and out[name] is None:
+            target = name
+        if target is None:
+            raise CommandError(messages.TIPS_UNCLEAR.format(value=one_line(value, 40)))
+        out[target] = value
+    return out
+
+
+def resolve_topic(kb: KnowledgeBase, text: str) -> str:
+    """A tag that tips carry (an id, alias or close spelling of a role, skill, topic...)."""
+    tagged = Counter(tag for tip in kb.all("tip") for tag in tip.tags)
+    candidate = text.strip().casefold()
+    if candidate not in tagged:
+        found = kb.resolve_any(text, TIP_TAG_KINDS)
+        candidate = found.best.entry.id if found.best is not None else ""
+    if not tagged.get(candidate):
+        examples = ", ".join(f"`{tag}`" for tag, _ in tagged.most_common(6))
+        raise CommandError(messages.TIPS_BAD_TOPIC.format(value=one_line(text, 40), examples=examples))
+    return candidate
+
+
+def _where(name: str) -> str:
+    return f"#{name}"
+
+
+def _when(sub: Subscription) -> str:
+    if sub.next_date is None:
+        return "not scheduled"
+    day = date.fromisoformat(sub.next_date)
+    return f"{day:%a %d %b %Y}, {sub.schedule.hour:02d}:{sub.schedule.minute:02d} {sub.schedule.timezone}"
+
+
+def _topic_label(kb: KnowledgeBase, topic: str | None) -> str:
+    return kb.title(kind_of(kb, topic), topic) if topic else "any topic"
+
+
+def kind_of(kb: KnowledgeBase, tag: str) -> Kind:
+    return next((k for k in TIP_TAG_KINDS if kb.get(k, tag) is not None), "topic")
+
+
+def matching_tips(kb: KnowledgeBase, topic: str | None) -> list[str]:
+    """Ids of the tips a subscription rotates through (all, or those tagged ``topic``)."""
+    return sorted(t.id for t in kb.all("tip") if topic is None or topic in t.tags)
+
+
+def tip_post(kb: KnowledgeBase, tip_id: str, topic: str | None) -> Reply:
+    """The message a daily tip is: the tip card, titled and signed as a daily post."""
+    ctx = Context(kb=kb, invocation=Invocation(command="tips"), registry=REGISTRY, rng=random.Random(0))
+    card = tip_card(ctx, kb.get("tip", tip_id), about=topic)
+    title = messages.TIPS_POST_TITLE + (f": {_topic_label(kb, topic)}" if topic else "")
+    return replace(card, title=title, footer=messages.TIPS_POST_FOOTER)
+
+
+@REGISTRY.command(
+    "tips",
+    "Daily tip posts for a channel: subscribe, unsubscribe, list, preview, skip (tomorrow)",
+    Option(name="action", description="subscribe, unsubscribe, list (default), preview or skip", choices=ACTIONS),
+    Option(name="channel", description="The channel, e.g. #general (default: this one)", max_length=100),
+    Option(name="time", description="Local time to post, HH:MM on a 24-hour clock (default 09:00)", max_length=20),
+    Option(name="timezone", description="IANA time zone, e.g. Europe/Berlin (default: the workspace's or UTC)"),
+    Option(name="days", description="weekdays (default), daily, weekends, or e.g. mon,wed,fri", max_length=60),
+    Option(name="topic", description="Only tips about this, e.g. fhir, imaging, interviews", entity=TIP_TAG_KINDS),
+    examples=(
+        "/tips",
+        "/tips preview",
+        "/tips subscribe #general 08:30 America/New_York mon,wed,fri interviews",
+        "/tips subscribe time:09:00 timezone:Europe/Berlin",
+    ),
+    admin=True,
+)
+async def tips(
+    ctx: Context,
+    action: str | None = None,
+    channel: str | None = None,
+    time: str | None = None,
+    timezone: str | None = None,
+    days: str | None = None,
+    topic: str | None = None,
+) -> Reply:
+    verb = (action or "list").strip().casefold()
+    if verb not in ACTIONS:
+        usage = REGISTRY.get("tips").usage  # type: ignore[union-attr]
+        raise CommandError(
+            messages.TIPS_BAD_ACTION.format(value=one_line(verb, 30), actions=", ".join(ACTIONS), usage=usage)
+        )
+    if ctx.services is None:
+        return Reply(title=messages.TIPS_UNAVAILABLE_TITLE, summary=messages.TIPS_UNAVAILABLE, tone="notice")
+    service = await ctx.services.tips()
+    invocation = ctx.invocation
+    if verb in CHANGES and not service.is_admin(invocation):
+        raise CommandError(messages.TIPS_ADMINS_ONLY)
+    from bot.store import Tenant
+
+    store = service.tenant(Tenant(invocation.platform, invocation.tenant))
+    if verb == "subscribe":
+        given = {"channel": channel, "time": time, "timezone": timezone, "days": days, "topic": topic}
+        values = arrange(given, named_in(invocation.text))
+        return await _subscribe(ctx, service, store, values)
+    if verb == "list":
+        return await _list(ctx, service, store)
+    target = await service.check_channel(invocation, channel or invocation.channel)
+    if verb == "unsubscribe":
+        return await _unsubscribe(service, store, target.id, _where(target.name))
+    if verb == "skip":
+        return await _skip(service, store, target.id, _where(target.name))
+    return await _preview(ctx, store, target.id, _where(target.name))
+
+
+async def _subscribe(ctx: Context, service: TipsService, store: TenantTips, values: dict[str, str | None]) -> Reply:
+    invocation = ctx.invocation
+    hour, minute = parse_time(values["time"]) if values["time"] else DEFAULT_TIME
+    zone = parse_zone(values["timezone"]) if values["timezone"] else await service.default_timezone(invocation)
+    mask = parse_days(values["days"]) if values["days"] else WEEKDAYS
+    tag = resolve_topic(ctx.kb, values["topic"]) if values["topic"] else None
+    target = await service.check_channel(invocation, values["channel"] or invocation.channel)
+    schedule = Schedule(hour, minute, zone, mask)
+    sub, created = await store.subscribe(
+        target, schedule, tag, user=invocation.user, now=service.clock.now(), seed=service.rng.getrandbits(62)
+    )
+    where = _where(target.name)
+    title = messages.TIPS_SUBSCRIBED_TITLE if created else messages.TIPS_UPDATED_TITLE
+    about = f" about {_topic_label(ctx.kb, tag)}" if tag else ""
+    return Reply(
+        title=title.format(channel=where),
+        summary=messages.TIPS_SUBSCRIBED.format(schedule=schedule.label(), topic=about, first=_when(sub)),
+        fields=(
+            Field(name="Time", value=f"{hour:02d}:{minute:02d}"),
+            Field(name="Time zone", value=zone),
+            Field(name="Days", value=schedule.label().split(" at ")[0]),
+            Field(name="Topic", value=_topic_label(ctx.kb, tag)),
+        ),
+        follow_ups=(
+            FollowUp(label="Preview the next tip", command="/tips preview"),
+            FollowUp(label="All subscriptions", command="/tips list"),
+        ),
+    )
+
+
+async def _list(ctx: Context, service: TipsService, store: TenantTips) -> Reply:
+    subs = await store.active()
+    if not subs:
+        return Reply(
+            title=messages.TIPS_NONE_TITLE,
+            summary=messages.TIPS_NOT_SUBSCRIBED,
+            follow_ups=(FollowUp(label="Preview a daily tip", command="/tips preview"),),
+            tone="notice",
+        )
+    lines = [
+        f"**{_where(s.channel_name)}**: {s.schedule.label()}, {_topic_label(ctx.kb, s.topic)}. Next: {_when(s)}"
+        for s in subs
+    ]
+    return Reply(
+        title=messages.TIPS_LIST_TITLE,
+        summary=f"{len(subs)} channel{'s get' if len(subs) != 1 else ' gets'} a daily tip.",
+        sections=(Section(heading="Subscriptions", text="\n".join(f"- {line}" for line in lines)),),
+        follow_ups=(FollowUp(label="Preview the next tip", command="/tips preview"),),
+    )
+
+
+async def _unsubscribe(service: TipsService, store: TenantTips, channel: str, where: str) -> Reply:
+    if not await store.unsubscribe(channel, now=service.clock.now()):
+        return Reply(
+            title=messages.TIPS_NOT_SUBSCRIBED_TITLE.format(channel=where),
+            summary=messages.TIPS_NOT_SUBSCRIBED,
+            tone="notice",
+        )
+    return Reply(title=messages.TIPS_UNSUBSCRIBED_TITLE.format(channel=where), summary=messages.TIPS_UNSUBSCRIBED)
+
+
+async def _skip(service: TipsService, store: TenantTips, channel: str, where: str) -> Reply:
+    result = await store.skip(channel, now=service.clock.now())
+    if result is None:
+        return Reply(
+            title=messages.TIPS_NOT_SUBSCRIBED_TITLE.format(channel=where),
+            summary=messages.TIPS_NOT_SUBSCRIBED,
+            tone="notice",
+        )
+    day, changed = result
+    shown = f"{day:%a %d %b}"
+    if not changed:
+        return Reply(
+            title=messages.TIPS_SKIPPED_TITLE.format(day=shown, channel=where),
+            summary=messages.TIPS_ALREADY_SKIPPED.format(day=shown, channel=where),
+            tone="notice",
+        )
+    return Reply(
+        title=messages.TIPS_SKIPPED_TITLE.format(day=shown, channel=where),
+        summary=messages.TIPS_SKIPPED.format(day=shown),
+    )
+
+
+async def _preview(ctx: Context, store: TenantTips, channel: str, where: str) -> Reply:
+    sub = await store.get(channel)
+    if sub is not None and sub.active:
+        rotation = await store.rotation(sub.id)
+        assert rotation is not None
+        candidates = matching_tips(ctx.kb, sub.topic) or matching_tips(ctx.kb, None)
+        tip_id, _ = choose_tip(rotation.seed, rotation.cycle, rotation.shown, rotation.last, candidates)
+        reply = tip_post(ctx.kb, tip_id, sub.topic)
+        return replace(reply, footer=messages.TIPS_PREVIEW_FOOTER.format(channel=where, when=_when(sub)))
+    seed = zlib.crc32(f"{ctx.invocation.tenant}:{channel}".encode())
+    tip_id, _ = choose_tip(seed, 0, (), None, matching_tips(ctx.kb, None))
+    reply = tip_post(ctx.kb, tip_id, None)
+    return replace(reply, footer=messages.TIPS_PREVIEW_UNSUBSCRIBED.format(channel=where), tone="notice")

@@ -1,0 +1,167 @@
+"""/tips as admins and members use it, on both databases: defaults, parsing, refusals, and that a
+refused or invalid command changes nothing."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.core import Core
+from bot.loader import default_knowledge_dir
+from bot.store import metadata
+from tests.tips.conftest import TipsBot, at
+
+
+async def snapshot(bot: TipsBot) -> dict[str, list[Any]]:
+    """Every row of every table: to prove a command changed nothing."""
+    out = {}
+    async with bot.store.connect() as conn:
+        for table in metadata.sorted_tables:
+            out[table.name] = [tuple(r) for r in await conn.execute(select(table))]
+    return out
+
+
+async def test_subscribe_with_the_defaults(tips_bot: TipsBot) -> None:
+    reply = await tips_bot.ask("/tips subscribe", admin=True)
+    assert reply.title == "Daily tips on for #C1"
+    assert "weekdays at 09:00 UTC" in reply.summary
+    assert "Mon 03 Mar 2025, 09:00 UTC" in reply.summary  # the first one: today, still ahead
+    listed = await tips_bot.ask("/tips list")
+    assert "#C1" in listed.sections[0].text and "weekdays at 09:00 UTC" in listed.sections[0].text
+
+
+async def test_the_default_zone_is_the_workspaces(tips_bot: TipsBot) -> None:
+    tips_bot.poster.timezone = "America/Chicago"
+    reply = await tips_bot.ask("/tips subscribe", admin=True)
+    assert "09:00 America/Chicago" in reply.summary
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "/tips subscribe channel:#C2 time:08:30 timezone:Europe/Berlin days:mon,wed,fri topic:fhir",
+        "/tips subscribe #C2 08:30 Europe/Berlin mon,wed,fri fhir",
+        "/tips subscribe 08:30 Europe/Berlin mon,wed,fri fhir #C2",
+        "/tips subscribe fhir time:8:30am timezone:europe/berlin days:mon,wed,fri channel:<#C2|C2>",
+    ],
+)
+async def test_named_positional_and_mixed_options_mean_the_same(tips_bot: TipsBot, text: str) -> None:
+    reply = await tips_bot.ask(text, admin=True)
+    assert reply.title == "Daily tips on for #C2", reply.summary
+    fields = {f.name: f.value for f in reply.fields}
+    assert fields == {
+        "Time": "08:30",
+        "Time zone": "Europe/Berlin",
+        "Days": "Mon, Wed, Fri",
+        "Topic": "HL7 FHIR (Fast Healthcare Interoperability Resources)",
+    }
+
+
+async def test_subscribing_again_changes_the_subscription(tips_bot: TipsBot) -> None:
+    await tips_bot.ask("/tips subscribe time:09:00", admin=True)
+    reply = await tips_bot.ask("/tips subscribe time:10:15 days:daily", admin=True)
+    assert reply.title == "Daily tips changed for #C1"
+    listed = await tips_bot.ask("/tips list")
+    assert listed.summary == "1 channel gets a daily tip." and "daily at 10:15" in listed.sections[0].text
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ("time:25:00", "“25:00” is not a time"),
+        ("time:soon", "“soon” is not a time"),
+        ("timezone:Europe/Berln", "not a time zone I know. Did you mean `Europe/Berlin`?"),
+        ("timezone:Mars/Base", "“Mars/Base” is not a time zone"),
+        ("days:someday", "“someday” is not a set of days"),
+        ("topic:underwater-basket-weaving", "no tips about “underwater-basket-weaving”"),
+        ("channel:#secret", "I'm not in #secret"),
+    ],
+)
+async def test_invalid_input_gets_a_specific_reply_and_changes_nothing(
+    tips_bot: TipsBot, options: str, says: str
+) -> None:
+    tips_bot.poster.denied["secret"] = "I'm not in #secret, so I can't post there. Invite me with `/invite @careerbot`."
+    await tips_bot.ask("/tips subscribe time:07:00", admin=True)
+    before = await snapshot(tips_bot)
+    reply = await tips_bot.ask(f"/tips subscribe {options}", admin=True)
+    assert reply.tone == "error" and says in reply.summary
+    assert await snapshot(tips_bot) == before
+
+
+@pytest.mark.parametrize("action", ["subscribe", "unsubscribe", "skip"])
+async def test_members_cannot_change_subscriptions(tips_bot: TipsBot, action: str) -> None:
+    await tips_bot.ask("/tips subscribe", admin=True)
+    before = await snapshot(tips_bot)
+    reply = await tips_bot.ask(f"/tips {action} time:10:00", admin=False)
+    assert reply.tone == "error" and "Only workspace admins can change daily tips" in reply.summary
+    assert await snapshot(tips_bot) == before
+
+
+async def test_list_and_preview_are_open_to_everyone(tips_bot: TipsBot) -> None:
+    await tips_bot.ask("/tips subscribe days:daily", admin=True)
+    assert (await tips_bot.ask("/tips list")).title == "Daily tips in this workspace"
+    assert (await tips_bot.ask("/tips")).title == "Daily tips in this workspace"
+    preview = await tips_bot.ask("/tips preview")
+    assert preview.title == "Daily tip" and preview.footer.startswith("Preview: the next tip for #C1")
+
+
+async def test_admins_listed_in_the_settings_may_change_them(tips_bot: TipsBot) -> None:
+    reply = await tips_bot.ask("/tips subscribe", admin=False, user="UADMIN")  # CAREERBOT_ADMINS=slack:UADMIN
+    assert reply.title == "Daily tips on for #C1"
+    refused = await tips_bot.ask("/tips subscribe", admin=False, user="UADMIN", platform="discord")
+    assert refused.tone == "error"  # the entry names a Slack user, not a Discord one
+
+
+async def test_preview_shows_the_tip_that_is_then_posted(tips_bot: TipsBot) -> None:
+    await tips_bot.ask("/tips subscribe time:09:00 days:daily", admin=True)
+    for day in range(3):
+        preview = await tips_bot.ask("/tips preview")
+        await tips_bot.run_at(f"2025-03-0{3 + day}T09:00")
+        assert tips_bot.poster.sent[-1].reply.summary == preview.summary
+
+
+async def test_unknown_action_and_not_subscribed(tips_bot: TipsBot) -> None:
+    reply = await tips_bot.ask("/tips dance", admin=True)
+    assert reply.tone == "error" and "“dance” is not something /tips does" in reply.summary
+    assert (await tips_bot.ask("/tips unsubscribe", admin=True)).title == "#C1 gets no daily tips"
+    assert (await tips_bot.ask("/tips skip", admin=True)).title == "#C1 gets no daily tips"
+    assert (await tips_bot.ask("/tips list")).title == "No channel gets daily tips yet"
+    preview = await tips_bot.ask("/tips preview")
+    assert preview.tone == "notice" and "not subscribed" in preview.footer
+
+
+async def test_skip_twice_says_it_is_already_skipped(tips_bot: TipsBot) -> None:
+    await tips_bot.ask("/tips subscribe days:daily", admin=True)
+    tips_bot.clock.set(at("2025-03-03T12:00"))
+    assert (await tips_bot.ask("/tips skip", admin=True)).tone == "answer"
+    again = await tips_bot.ask("/tips skip", admin=True)
+    assert again.tone == "notice" and "already posted or skipped" in again.summary
+
+
+async def test_without_a_store_tips_says_so() -> None:
+    core = Core(default_knowledge_dir(), rng=random.Random(1))
+    reply = await core.ask("/tips list", platform="slack", tenant="T1")
+    assert reply.title == "Daily tips are not set up here"
+
+
+def test_tips_is_declared_for_admins_with_its_actions_as_choices() -> None:
+    from bot.handlers import REGISTRY
+
+    tips = REGISTRY.get("tips")
+    assert tips is not None and tips.admin
+    assert tips.options[0].choices == ("subscribe", "unsubscribe", "list", "preview", "skip")
+    assert [o.name for o in tips.options] == ["action", "channel", "time", "timezone", "days", "topic"]
+
+
+async def test_unsubscribing_and_coming_back_keeps_the_rotation(tips_bot: TipsBot) -> None:
+    await tips_bot.ask("/tips subscribe time:09:00 days:daily", admin=True)
+    await tips_bot.run_at("2025-03-03T09:00")
+    await tips_bot.run_at("2025-03-04T09:00")
+    assert (await tips_bot.ask("/tips unsubscribe", admin=True)).title == "Daily tips stopped for #C1"
+    back = await tips_bot.ask("/tips subscribe time:09:00 days:daily", admin=True)
+    assert back.title == "Daily tips on for #C1"
+    await tips_bot.run_at("2025-03-05T09:00")
+    assert len(set(tips_bot.poster.tips())) == 3  # carried on where it left off: no repeat
