@@ -157,12 +157,13 @@ class SlackAdapter:
         return invocation, (invocation.command, options, invocation.text, invocation.admin, public)
 
     async def compute(self, invocation: Invocation, key: Hashable, *, public: bool) -> list[Message]:
-        """Ask the core and render; remember the pages if the answer is deterministic, i.e. drew
-        no random number (a tip) and is not an error, for as long as the knowledge is the same."""
-        kb, state = self.core.kb, self.core.rng.getstate()
+        """Ask the core and render; remember the pages when the core says the answer is pure (it
+        depends only on the options and the knowledge: never a tip, never a tenant's /tips list) and
+        is not an error, for as long as the knowledge is the same."""
+        kb = self.core.kb
         reply = await self.core.answer(invocation)
         pages = self.pages(invocation, reply, public=public)
-        if reply.tone != "error" and self.core.rng.getstate() == state:
+        if reply.tone != "error" and self.core.cacheable(invocation):
             self.cache.put(kb, key, pages)
         return pages
 

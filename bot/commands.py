@@ -101,6 +101,9 @@ class Command:
     admin: bool = False
     """Changes workspace settings: platforms may restrict it by default (Discord: Manage Server as the
     command's default member permissions). The handler still checks ``Invocation.admin`` itself."""
+    pure: bool = False
+    """The reply depends only on the options and the knowledge (not on who asks, where, randomness
+    or stored state), so the core may reuse it and adapters may cache its rendering."""
 
     @property
     def usage(self) -> str:
@@ -121,6 +124,7 @@ class Command:
             "usage": self.usage,
             "examples": list(self.examples),
             "admin": self.admin,
+            "pure": self.pure,
             "options": [
                 {
                     "name": o.name,
@@ -153,13 +157,25 @@ class Registry:
         self._commands: dict[str, Command] = {}
 
     def command(
-        self, name: str, description: str, *options: Option, examples: tuple[str, ...] = (), admin: bool = False
+        self,
+        name: str,
+        description: str,
+        *options: Option,
+        examples: tuple[str, ...] = (),
+        admin: bool = False,
+        pure: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Declare a command; the decorated ``async def handler(ctx, **options)`` answers it."""
 
         def decorate(handler: Handler) -> Handler:
             command = Command(
-                name=name, description=description, options=options, handler=handler, examples=examples, admin=admin
+                name=name,
+                description=description,
+                options=options,
+                handler=handler,
+                examples=examples,
+                admin=admin,
+                pure=pure,
             )
             self.add(command)
             return handler

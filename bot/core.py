@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import OrderedDict
+from collections.abc import Hashable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("careerbot.core")
 
 FREE_TEXT_MAX = 500
+MEMO_SIZE = 2048
 SHARE_COMMAND_MAX = 80
 
 
@@ -43,6 +46,8 @@ class Core:
         self.rng = rng or random.Random()
         self.services = services
         """The store and friends (opened on first use), for commands such as /tips; None: none here."""
+        self._memo: OrderedDict[Hashable, Reply] = OrderedDict()
+        self._memo_kb: KnowledgeBase | None = None
         self._fingerprint = fingerprint(self.knowledge_dir)
         self.kb = KnowledgeBase(load(self.knowledge_dir))  # a broken tree fails fast here
         self.last_problems: list[Problem] = []
@@ -114,9 +119,35 @@ class Core:
         """Answer raw text; ``where`` are :meth:`parse`'s keywords (platform, tenant, user, channel)."""
         return await self.answer(self.parse(text, **where))
 
+    def cacheable(self, invocation: Invocation) -> bool:
+        """True when the reply depends only on the options and the knowledge (a command declared
+        ``pure``, or a plain question): the core reuses it, and adapters may cache its rendering
+        for as long as :attr:`kb` is the same object."""
+        if not invocation.command:
+            return True
+        command = self.registry.get(invocation.command)
+        return command is not None and command.pure
+
     async def answer(self, invocation: Invocation) -> Reply:
         """Answer any invocation. Never raises: failures become an error reply and a log line."""
         kb = self.kb  # one consistent tree for the whole request, even if a reload lands meanwhile
+        key: Hashable = None
+        if self.cacheable(invocation):
+            options = tuple(sorted(invocation.options.items(), key=lambda item: item[0]))
+            key = (invocation.command, options, "" if invocation.command else invocation.text[:FREE_TEXT_MAX])
+            if self._memo_kb is kb and (hit := self._memo.get(key)) is not None:
+                self._memo.move_to_end(key)
+                return hit
+        reply = await self._answer(kb, invocation)
+        if key is not None and reply.tone != "error":
+            if self._memo_kb is not kb:
+                self._memo_kb, self._memo = kb, OrderedDict()
+            self._memo[key] = reply
+            if len(self._memo) > MEMO_SIZE:
+                self._memo.popitem(last=False)
+        return reply
+
+    async def _answer(self, kb: KnowledgeBase, invocation: Invocation) -> Reply:
         ctx = Context(kb=kb, invocation=invocation, registry=self.registry, rng=self.rng, services=self.services)
         try:
             if not invocation.command:

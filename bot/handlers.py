@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bot import messages
@@ -131,9 +132,9 @@ def card(ctx: Context, match: Match) -> Reply:
     return CARDS[match.kind](ctx, match.entry)
 
 
-async def entity_command(ctx: Context, kind: Kind, query: str | None, empty: Reply) -> Reply:
+async def entity_command(ctx: Context, kind: Kind, query: str | None, empty: Callable[[], Reply]) -> Reply:
     if not query:
-        return empty
+        return empty()
     found = ctx.kb.lookup(kind, query)
     if found.best is None:
         return not_found(ctx, kind, query)
@@ -392,15 +393,11 @@ async def career(ctx: Context, command: str | None = None) -> Reply:
     "What a healthcare software role does day to day; no query lists all roles",
     Option(name="query", description="A role, e.g. ehr, imaging, telemedicine", entity="role"),
     examples=("/role", "/role ehr", "/role medical imaging"),
+    pure=True,
 )
 async def role(ctx: Context, query: str | None = None) -> Reply:
-    empty = listing(
-        ctx,
-        "role",
-        "Healthcare software roles",
-        "Pick a role to see the work, the skills and how to get there.",
-    )
-    return await entity_command(ctx, "role", query, empty)
+    title, summary = "Healthcare software roles", "Pick a role to see the work, the skills and how to get there."
+    return await entity_command(ctx, "role", query, lambda: listing(ctx, "role", title, summary))
 
 
 @command(
@@ -408,6 +405,7 @@ async def role(ctx: Context, query: str | None = None) -> Reply:
     "The skills healthcare software needs, or those of one role",
     Option(name="role", description="A role (or a skill) to focus on, e.g. imaging", entity="role"),
     examples=("/skills", "/skills ehr", "/skills interoperability"),
+    pure=True,
 )
 async def skills(ctx: Context, role: str | None = None) -> Reply:
     if not role:
@@ -462,10 +460,17 @@ def _skills_for_role(ctx: Context, role: Any) -> Reply:
     "The software healthcare runs on (EHR, PACS, ...); no query lists it all",
     Option(name="query", description="A kind of software, e.g. ehr, pacs, telehealth", entity="software"),
     examples=("/software", "/software pacs"),
+    pure=True,
 )
 async def software(ctx: Context, query: str | None = None) -> Reply:
-    empty = listing(ctx, "software", "Software in healthcare", "The systems healthcare developers build and connect.")
-    return await entity_command(ctx, "software", query, empty)
+    return await entity_command(
+        ctx,
+        "software",
+        query,
+        lambda: listing(
+            ctx, "software", "Software in healthcare", "The systems healthcare developers build and connect."
+        ),
+    )
 
 
 @command(
@@ -473,15 +478,11 @@ async def software(ctx: Context, query: str | None = None) -> Reply:
     "Regulations healthcare software must meet (HIPAA, GDPR, ...); no query lists them",
     Option(name="query", description="A regulation, e.g. hipaa, gdpr, iec-62304", entity="compliance"),
     examples=("/compliance", "/compliance hipaa", "/compliance gdpr"),
+    pure=True,
 )
 async def compliance(ctx: Context, query: str | None = None) -> Reply:
-    empty = listing(
-        ctx,
-        "compliance",
-        "Regulations for healthcare software",
-        "What the law and regulators ask of the code.",
-    )
-    return await entity_command(ctx, "compliance", query, empty)
+    title, summary = "Regulations for healthcare software", "What the law and regulators ask of the code."
+    return await entity_command(ctx, "compliance", query, lambda: listing(ctx, "compliance", title, summary))
 
 
 @command(
@@ -489,10 +490,15 @@ async def compliance(ctx: Context, query: str | None = None) -> Reply:
     "Interoperability and coding standards (FHIR, DICOM, ...); no query lists them",
     Option(name="query", description="A standard, e.g. fhir, hl7v2, dicom, loinc", entity="standard"),
     examples=("/standard", "/standard fhir", "/standard dicom"),
+    pure=True,
 )
 async def standard(ctx: Context, query: str | None = None) -> Reply:
-    empty = listing(ctx, "standard", "Healthcare data standards", "How health systems exchange and code data.")
-    return await entity_command(ctx, "standard", query, empty)
+    return await entity_command(
+        ctx,
+        "standard",
+        query,
+        lambda: listing(ctx, "standard", "Healthcare data standards", "How health systems exchange and code data."),
+    )
 
 
 @command(
@@ -500,13 +506,18 @@ async def standard(ctx: Context, query: str | None = None) -> Reply:
     "Where healthcare software is heading (AI, IoT, ...); no query lists the trends",
     Option(name="query", description="A trend, e.g. ai-ml, iot, vr-ar", entity="trend"),
     examples=("/trends", "/trends ai"),
+    pure=True,
 )
 async def trends(ctx: Context, query: str | None = None) -> Reply:
-    empty = listing(ctx, "trend", "Trends in healthcare software", "What is changing, and which roles it touches.")
-    return await entity_command(ctx, "trend", query, empty)
+    return await entity_command(
+        ctx,
+        "trend",
+        query,
+        lambda: listing(ctx, "trend", "Trends in healthcare software", "What is changing, and which roles it touches."),
+    )
 
 
-@command("why", "Why choose healthcare software over general tech", examples=("/why",))
+@command("why", "Why choose healthcare software over general tech", examples=("/why",), pure=True)
 async def why(ctx: Context) -> Reply:
     reasons = ctx.kb.all("why")
     return Reply(
@@ -565,6 +576,7 @@ async def tip(ctx: Context, topic: str | None = None) -> Reply:
         entity="role",
     ),
     examples=("/path ehr", "/path medical devices"),
+    pure=True,
 )
 async def path(ctx: Context, role: str) -> Reply:
     found = ctx.kb.lookup("role", role)
@@ -594,6 +606,7 @@ async def path(ctx: Context, role: str) -> Reply:
     "Search everything careerbot knows",
     Option(name="text", description="Words to look for, e.g. radiology images", required=True),
     examples=("/search radiology", "/search patient privacy"),
+    pure=True,
 )
 async def search(ctx: Context, text: str) -> Reply:
     shown = one_line(text, 80)

@@ -152,3 +152,16 @@ async def test_every_follow_up_leads_somewhere(ask: Ask) -> None:
         assert "No " not in reply.title or command == "/career", (command, reply.title)
         queue.extend(f.command for f in reply.follow_ups if not f.command.startswith("/tip"))
     assert len(seen) > 50
+
+
+async def test_pure_replies_are_reused_and_tips_are_not(core: Core) -> None:
+    first = await core.ask("/role ehr", tenant="T1")
+    assert await core.ask("/role ehr", tenant="T2") is first  # pure: reused across tenants
+    assert core.cacheable(core.parse("what is fhir?")) and core.cacheable(core.parse("/search fhir"))
+    assert not core.cacheable(core.parse("/tip")) and not core.cacheable(core.parse("/tips list"))
+    assert not core.cacheable(core.parse("/career role ehr"))  # may run any command, pure or not
+
+
+def test_only_commands_without_state_or_randomness_are_declared_pure(core: Core) -> None:
+    pure = {c.name for c in core.registry if c.pure}
+    assert pure == {"role", "skills", "software", "compliance", "standard", "trends", "why", "path", "search"}

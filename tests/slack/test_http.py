@@ -124,7 +124,7 @@ async def test_ack_comes_in_time_however_slow_the_core_is(
     assert message["response_type"] == "ephemeral" and message["replace_original"] is False
 
 
-async def test_deterministic_answers_are_rendered_once_per_knowledge_tree(
+async def test_pure_answers_are_rendered_once_per_knowledge_tree(
     slack: SlackHarness, core: Core, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
@@ -140,10 +140,13 @@ async def test_deterministic_answers_are_rendered_once_per_knowledge_tree(
     assert calls == ["role"]
     for _ in range(3):
         assert header(await slack.command("/tip")).startswith("Tip")
-    assert calls == ["role", "tip", "tip", "tip"]  # a tip draws a random number: never cached
+    assert calls == ["role", "tip", "tip", "tip"]  # a tip is not pure (random): never cached
+    await slack.command("/tips", "list")
+    await slack.command("/tips", "list", user="U2", channel="C2")
+    assert calls[-2:] == ["tips", "tips"]  # a workspace's subscriptions are state: never cached
     monkeypatch.setattr(core, "kb", copy.copy(core.kb))  # what a knowledge reload does
     assert await slack.command("/role", "ehr") == first
-    assert calls == ["role", "tip", "tip", "tip", "role"]
+    assert calls == ["role", "tip", "tip", "tip", "tips", "tips", "role"]
 
 
 # ---------------------------------------------------------------------------- signatures
