@@ -33,6 +33,9 @@ lint: $(VENV)/.dev-installed
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.core
+	$(BIN)/python -m bench.slack_http
+	$(BIN)/python -m bench.discord_interactions
+	$(BIN)/python -m bench.tips_fanout
 
 # Refresh the pinned versions (constraints for every install above) from a clean resolve.
 lock:
