@@ -7,6 +7,11 @@ is); after :data:`ACK_BUDGET` it is acked empty, well inside Slack's 3 s, and th
 the payload's ``response_url``. Answers are ephemeral with a "Share in channel" button; follow-ups are
 buttons; mentions and DMs get the best answer in a thread. Posting (with retries, never raising) is in
 :mod:`adapters.slack_send`, settings in :mod:`adapters.slack_settings`.
+
+Commands declared ``admin`` (``/tips``) learn whether the caller is a workspace admin or owner from
+``users.info``, asked only for those commands and remembered per (team, user) for
+:data:`ADMIN_TTL` seconds. Daily tips are posted by the platform's :attr:`SlackPlatform.poster`
+(:mod:`adapters.tips_slack`), which ``careerbot run`` hands to the scheduler.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ import asyncio
 import html
 import logging
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Coroutine, Hashable
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -30,6 +37,7 @@ from adapters import buttons, slack_manifest
 from adapters.slack_render import Message, Picker, parse_more, parse_pick, plain, render
 from adapters.slack_send import Sender, retry_handlers
 from adapters.slack_settings import SlackSettings, load_settings
+from adapters.tips_slack import SlackTipPoster
 from bot.commands import Invocation
 from bot.core import Core
 from bot.errors import ConfigError
@@ -49,6 +57,11 @@ CACHE_SIZE = 2048
 #: Slack's limits for the options of an external select.
 OPTION_TEXT_MAX = 75
 OPTION_VALUE_MAX = 150
+#: Seconds a workspace admin/owner lookup (users.info) is trusted for one (team, user).
+ADMIN_TTL = 300.0
+ADMIN_CACHE_SIZE = 10_000
+#: The umbrella command (``/career tips subscribe``) and its option naming the command it runs.
+UMBRELLA = ("career", "command")
 
 # ---------------------------------------------------------------------------- payloads in
 
@@ -107,6 +120,28 @@ class AnswerCache:
             self.items.popitem(last=False)
 
 
+class AdminCache:
+    """Whether (team, user) is a workspace admin, as users.info said within the last ``ttl`` seconds."""
+
+    def __init__(self, ttl: float = ADMIN_TTL, size: int = ADMIN_CACHE_SIZE) -> None:
+        self.ttl = ttl
+        self.size = size
+        self.items: OrderedDict[tuple[str, str], tuple[float, bool]] = OrderedDict()
+
+    def get(self, key: tuple[str, str]) -> bool | None:
+        found = self.items.get(key)
+        if found is None or found[0] <= time.monotonic():
+            self.items.pop(key, None)
+            return None
+        return found[1]
+
+    def put(self, key: tuple[str, str], admin: bool) -> None:
+        self.items[key] = (time.monotonic() + self.ttl, admin)
+        self.items.move_to_end(key)
+        if len(self.items) > self.size:
+            self.items.popitem(last=False)
+
+
 class SlackAdapter:
     """Registers the listeners on a Bolt app and answers through the core."""
 
@@ -117,6 +152,7 @@ class SlackAdapter:
         self._seen: OrderedDict[str, None] = OrderedDict()
         self.tasks: set[asyncio.Task[None]] = set()
         self.cache = AnswerCache()
+        self.admins = AdminCache()
 
     def register(self, app: AsyncApp) -> None:
         app.command(re.compile(r"^/"))(self.on_command)
@@ -145,8 +181,10 @@ class SlackAdapter:
         return Picker(command=command.name, option=option.name, placeholder=f"Choose a {kind}")
 
     def pages(self, invocation: Invocation, reply: Reply, *, public: bool) -> list[Message]:
+        """The reply as Slack messages. "Share in channel" re-runs the command publicly, so an admin
+        command (``/tips subscribe``, ``/tips skip``) gets no Share button: sharing must not repeat a change."""
         again = self.core.share_command(invocation, reply)
-        share = None if public else again
+        share = None if public or self.runs_admin_command(invocation) else again
         return render(reply, share=share, picker=self.picker_for(invocation, reply), more=again)
 
     def invocation(self, text: str, body: dict[str, Any], *, public: bool) -> tuple[Invocation, Hashable]:
@@ -159,13 +197,43 @@ class SlackAdapter:
     async def compute(self, invocation: Invocation, key: Hashable, *, public: bool) -> list[Message]:
         """Ask the core and render; remember the pages when the core says the answer is pure (it
         depends only on the options and the knowledge: never a tip, never a tenant's /tips list) and
-        is not an error, for as long as the knowledge is the same."""
+        is not an error, for as long as the knowledge is the same. An admin command's answer depends
+        on who asks, so it is never remembered."""
         kb = self.core.kb
+        checked = self.runs_admin_command(invocation)
+        if checked:
+            invocation = replace(invocation, admin=await self.is_admin(invocation.tenant, invocation.user))
         reply = await self.core.answer(invocation)
         pages = self.pages(invocation, reply, public=public)
-        if reply.tone != "error" and self.core.cacheable(invocation):
+        if reply.tone != "error" and self.core.cacheable(invocation) and not checked:
             self.cache.put(kb, key, pages)
         return pages
+
+    def runs_admin_command(self, invocation: Invocation) -> bool:
+        """True when the invocation runs a command declared ``admin``, directly (``/tips``) or through
+        the umbrella (``/career tips subscribe``): only then is users.info worth asking."""
+        command = self.core.registry.get(invocation.command) if invocation.command else None
+        if command is not None and command.name == UMBRELLA[0]:
+            named = str(invocation.options.get(UMBRELLA[1], "")).strip().lstrip("/").partition(" ")[0]
+            command = self.core.registry.get(named) if named else None
+        return command is not None and command.admin
+
+    async def is_admin(self, team: str, user: str) -> bool:
+        """A workspace admin or owner (users.info), remembered for :data:`ADMIN_TTL` seconds. If
+        Slack cannot say, not an admin (the failure is logged with Slack's error code) and not
+        remembered, so the next command asks again."""
+        key = (team, user)
+        known = self.admins.get(key)
+        if known is not None:
+            return known
+        found = await self.sender.read("users.info", user=user)
+        if found is None:
+            log.warning("slack: could not tell whether %s is an admin; treating them as not one", user)
+            return False
+        profile = found.get("user") or {}
+        admin = bool(profile.get("is_admin") or profile.get("is_owner") or profile.get("is_primary_owner"))
+        self.admins.put(key, admin)
+        return admin
 
     async def answer(self, text: str, body: dict[str, Any], *, public: bool) -> list[Message]:
         invocation, key = self.invocation(text, body, public=public)
@@ -315,6 +383,9 @@ class SlackPlatform:
         self.client.retry_handlers = retry_handlers()
         self.sender = Sender(self.client)
         self.adapter = SlackAdapter(core, self.sender, prefix=settings.careerbot_command_prefix)
+        # Daily tips: ``careerbot run`` hands this to the scheduler (adapters.runner.run_tips). One
+        # bot token serves every team this app is installed in (an org-wide install spans several).
+        self.poster = SlackTipPoster(token_for=lambda team: token, base_url=settings.slack_api_url)
         self.adapter.register(self.app)
         self.started = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -379,6 +450,7 @@ class SlackPlatform:
             await self._runner.cleanup()
         await self.adapter.close()
         await self.sender.close()
+        await self.poster.close()
 
 
 def build_platform(core: Core, options: dict[str, Any]) -> SlackPlatform:

@@ -24,8 +24,22 @@ SLASH_COMMAND_MAX = 32
 PREFIX_RE = re.compile(r"[a-z0-9_-]*")
 PREFIX_VARIABLE = "CAREERBOT_COMMAND_PREFIX"
 
-#: The least the app needs: slash commands, answering mentions and DMs, and an ephemeral fallback.
-BOT_SCOPES = ["app_mentions:read", "chat:write", "commands", "im:history"]
+#: The least the app needs: slash commands, answering mentions and DMs, and an ephemeral fallback;
+#: for daily tips, checking the channel an admin picks (``conversations.info``/``.list``: the
+#: ``*:read`` scopes), finding a post that landed before a crash (``conversations.history``: the
+#: ``*:history`` scopes), and who is a workspace admin plus their time zone (``users.info``).
+#: docs/slack.md explains each one.
+BOT_SCOPES = [
+    "app_mentions:read",
+    "channels:history",
+    "channels:read",
+    "chat:write",
+    "commands",
+    "groups:history",
+    "groups:read",
+    "im:history",
+    "users:read",
+]
 BOT_EVENTS = ["app_mention", "message.im"]
 
 

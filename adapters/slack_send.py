@@ -103,13 +103,21 @@ class Sender:
 
     async def call(self, method: str, **kwargs: Any) -> bool:
         """A Web API call such as ``chat.postMessage``."""
+        return await self._api(method, json={k: v for k, v in kwargs.items() if v is not None}) is not None
+
+    async def read(self, method: str, **params: str) -> dict[str, Any] | None:
+        """A read method such as ``users.info`` (a GET, as slack_sdk sends them): its response, or
+        None when it failed (logged with Slack's error code)."""
+        return await self._api(method, http_verb="GET", params=params)
+
+    async def _api(self, method: str, **request: Any) -> dict[str, Any] | None:
         await self.open()
         try:
-            await self.client.api_call(method, json={k: v for k, v in kwargs.items() if v is not None})
+            response = await self.client.api_call(method, **request)
         except SlackApiError as exc:
             log.warning("%s failed: %s", method, exc.response.get("error", exc.response.status_code))
-            return False
+            return None
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             log.warning("%s failed: %s", method, type(exc).__name__)
-            return False
-        return True
+            return None
+        return dict(response.data) if isinstance(response.data, dict) else {}

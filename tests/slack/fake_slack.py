@@ -1,15 +1,21 @@
 """A fake Slack Web API on 127.0.0.1 for tests and the benchmark.
 
-It answers ``auth.test``, ``chat.postMessage``, ``chat.postEphemeral`` and ``apps.connections.open``
-under ``/api/``, ``response_url`` posts under ``/response/{id}``, and a Socket Mode websocket at
-``/link``; it records every call, and can be told to answer the next calls of a method with a 429
-(and ``Retry-After``), a Slack error, another HTTP status, or a dropped connection.
+It answers ``auth.test``, ``chat.postMessage``, ``chat.postEphemeral``, ``apps.connections.open``,
+``users.info``, ``conversations.info``, ``conversations.list`` and ``conversations.history`` under
+``/api/`` (GET or POST, as slack_sdk sends them), ``response_url`` posts under ``/response/{id}``,
+and a Socket Mode websocket at ``/link``; it records every call, and can be told to answer the next
+calls of a method with a 429 (and ``Retry-After``), a Slack error, another HTTP status, or a dropped
+connection.
 
     async with FakeSlack() as slack:
         client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url)
         slack.fail("chat.postMessage", status=429, retry_after=1)
         ...
         call = await slack.wait_for("chat.postMessage")
+
+Users are plain members unless :meth:`FakeSlack.user` says otherwise (``slack.user("U9",
+is_admin=True)``); every channel exists with the bot in it unless :meth:`FakeSlack.channel` says
+otherwise. ``chat.postMessage`` adds to the channel's history (with its message metadata).
 """
 
 from __future__ import annotations
@@ -62,6 +68,9 @@ class FakeSlack:
         self.record = True
         self.sockets: list[web.WebSocketResponse] = []
         self._envelopes = itertools.count(1)
+        self.users: dict[str, dict[str, Any]] = {}
+        self.channels: dict[str, dict[str, Any]] = {}
+        self.history: dict[str, list[dict[str, Any]]] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -69,7 +78,7 @@ class FakeSlack:
         app = web.Application()
         app.add_routes(
             [
-                web.post("/api/{method}", self._api),
+                web.route("*", "/api/{method}", self._api),
                 web.post("/response/{id}", self._response),
                 web.get("/link", self._socket),
                 web.get("/stats", self._stats),
@@ -118,6 +127,15 @@ class FakeSlack:
         """Answer the next ``times`` calls of ``method`` (or ``"response_url"``) with this fault:
         an HTTP ``status`` (0 hangs up without answering), or ``ok: false`` with Slack's ``error``."""
         self.faults.setdefault(method, []).append(Fault(status, error, retry_after, times))
+
+    def user(self, user: str, **profile: Any) -> None:
+        """Set fields of ``user``'s users.info profile, e.g. ``is_admin=True``, ``tz="Europe/Berlin"``."""
+        self.users.setdefault(user, {}).update(profile)
+
+    def channel(self, channel: str, **info: Any) -> None:
+        """Set fields of a channel's conversations.info, e.g. ``name="general"``, ``is_member=False``,
+        or ``exists=False`` (then ``channel_not_found``)."""
+        self.channels.setdefault(channel, {}).update(info)
 
     def of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -173,10 +191,11 @@ class FakeSlack:
 
     async def _record(self, request: web.Request, method: str, fault: Fault | None) -> dict[str, Any]:
         raw = await request.text()
+        body: dict[str, Any] = dict(request.query)
         if request.content_type == "application/json":
-            body = json.loads(raw) if raw else {}
+            body.update(json.loads(raw) if raw else {})
         else:
-            body = dict(parse_qsl(raw))
+            body.update(parse_qsl(raw))
         if self.record:
             status = fault.status if fault else 200
             self.calls.append(Call(method, body, dict(request.headers), request.path, status=status, ok=fault is None))
@@ -213,10 +232,37 @@ class FakeSlack:
             }
         if method in ("chat.postMessage", "chat.postEphemeral"):
             ts = f"{int(time.time())}.{next(self._ts):06d}"
+            if method == "chat.postMessage":
+                message = {"ts": ts, "text": body.get("text", ""), "metadata": body.get("metadata")}
+                self.history.setdefault(str(body.get("channel")), []).append(message)
             return {"ok": True, "channel": body.get("channel"), "ts": ts, "message_ts": ts, "message": body}
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link"}
+        if method == "users.info":
+            user = str(body.get("user", ""))
+            if not user:
+                return {"ok": False, "error": "user_not_found"}
+            profile = {"is_admin": False, "is_owner": False, "is_primary_owner": False, "tz": "UTC"}
+            return {
+                "ok": True,
+                "user": {"id": user, "name": user.lower(), "team_id": TEAM_ID, **profile, **self.users.get(user, {})},
+            }
+        if method == "conversations.info":
+            info = self._channel_info(str(body.get("channel", "")))
+            return {"ok": True, "channel": info} if info else {"ok": False, "error": "channel_not_found"}
+        if method == "conversations.list":
+            listed = [self._channel_info(c) for c in self.channels]
+            return {"ok": True, "channels": [c for c in listed if c], "response_metadata": {"next_cursor": ""}}
+        if method == "conversations.history":
+            oldest = float(body.get("oldest") or 0)
+            found = [m for m in reversed(self.history.get(str(body.get("channel")), [])) if float(m["ts"]) >= oldest]
+            return {"ok": True, "messages": found, "has_more": False, "response_metadata": {"next_cursor": ""}}
         return {"ok": False, "error": "unknown_method"}
+
+    def _channel_info(self, channel: str) -> dict[str, Any] | None:
+        info = {"id": channel, "name": channel.lower(), "is_member": True, "is_archived": False, "exists": True}
+        info |= self.channels.get(channel, {})
+        return info if info.pop("exists") else None
 
     async def _stats(self, request: web.Request) -> web.Response:
         """Successful calls per method (for the benchmark, which runs the fake in another process)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,6 +48,14 @@ def test_socket_mode_by_default_with_minimal_scopes_events_and_interactivity() -
     assert manifest["oauth_config"]["scopes"]["bot"] == BOT_SCOPES
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True  # people can DM the bot
     assert all("url" not in c for c in manifest["features"]["slash_commands"])
+
+
+def test_docs_explain_exactly_the_scopes_the_manifest_asks_for() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "slack.md").read_text(encoding="utf-8")
+    explained = re.findall(r"^\| `([a-z_]+(?::[a-z_]+)?)` +\|", docs, flags=re.MULTILINE)
+    assert sorted(explained) == sorted(BOT_SCOPES)
+    # daily tips: admins (users.info), channel checks (conversations.info/list), crash recovery (history)
+    assert {"users:read", "channels:read", "groups:read", "channels:history", "groups:history"} <= set(BOT_SCOPES)
 
 
 def test_http_mode_points_every_request_url_at_the_events_path() -> None:
