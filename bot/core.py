@@ -10,12 +10,12 @@ import asyncio
 import logging
 import random
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot import handlers, messages
-from bot.commands import Context, Invocation, Registry, coerce, parse_options
+from bot.commands import Command, Context, Invocation, OptionValue, Registry, coerce, parse_options
 from bot.errors import CommandError, KnowledgeError, Problem
 from bot.kb import KnowledgeBase
 from bot.loader import default_knowledge_dir, fingerprint, load
@@ -167,15 +167,21 @@ class Core:
         if self.services is not None:
             await self.services.aclose()
 
-    def share_command(self, invocation: Invocation, reply: Reply) -> str:
-        """A short command that reproduces ``reply`` (for a "Share in channel" button): at most
-        :data:`SHARE_COMMAND_MAX` characters, so it fits a Discord ``custom_id`` with a prefix."""
+    def share_command(self, invocation: Invocation, reply: Reply) -> str | None:
+        """A short command that reproduces ``reply`` (for "Share in channel" and "More" buttons), at
+        most :data:`SHARE_COMMAND_MAX` characters so it fits a Discord ``custom_id`` with a prefix;
+        None for a command declared ``admin`` (running it again would repeat a change)."""
+        command = self.registry.get(invocation.command) if invocation.command else None
+        if command is not None and command.name == "career":  # the umbrella: judge the command it runs
+            target = str(invocation.options.get("command") or "").lstrip("/").partition(" ")[0]
+            command = self.registry.get(target) or command
+        if command is not None and command.admin:
+            return None
         if reply.ref is not None and reply.ref.kind == "tip":
             return f"/tip {reply.ref.id}"[:SHARE_COMMAND_MAX]
-        if invocation.command and self.registry.get(invocation.command):
-            values = " ".join(str(v) for v in invocation.options.values() if v not in (None, ""))
-            text = f"/{invocation.command} {values}".strip()
-            if len(text) <= SHARE_COMMAND_MAX:
+        if command is not None and invocation.command:
+            text = _as_text(self.registry.get(invocation.command) or command, invocation.options)
+            if text is not None and len(text) <= SHARE_COMMAND_MAX:
                 return text
         if reply.ref is not None:
             return f"/{handlers.COMMAND_FOR[reply.ref.kind]} {reply.ref.id}"[:SHARE_COMMAND_MAX]
@@ -196,3 +202,21 @@ class Core:
             follow_ups=tuple(FollowUp(label=f"/{c.name}", command=f"/{c.name}") for c in list(self.registry)[:10]),
             tone="notice",
         )
+
+
+def _as_text(command: Command, options: Mapping[str, OptionValue]) -> str | None:
+    """The command line that :func:`parse_options` reads back as ``options``, or None if there is none.
+
+    A one-option command takes its value as is. Otherwise values are written ``name:value``, except
+    one value with spaces, written last as positional text: the parser gives the words left over to the
+    options not named, one each and the rest to the last, so it must be the only option not named.
+    """
+    present = {o.name: str(v) for o in command.options if (v := options.get(o.name)) not in (None, "")}
+    if len(command.options) == 1:
+        return " ".join([f"/{command.name}", *present.values()])
+    spaced = [name for name, value in present.items() if " " in value.strip()]
+    free = [o.name for o in command.options if o.name not in present or o.name in spaced]
+    if spaced and free != spaced:
+        return None
+    words = [f"/{command.name}", *(f"{n}:{v}" for n, v in present.items() if n not in spaced)]
+    return " ".join(words + [present[n] for n in spaced])

@@ -165,3 +165,53 @@ async def test_pure_replies_are_reused_and_tips_are_not(core: Core) -> None:
 def test_only_commands_without_state_or_randomness_are_declared_pure(core: Core) -> None:
     pure = {c.name for c in core.registry if c.pure}
     assert pure == {"role", "skills", "software", "compliance", "standard", "trends", "why", "path", "search"}
+
+
+async def test_share_command_reproduces_the_reply(core: Core) -> None:
+    for text in ("/role ehr", "/skills imaging", "/search radiology images", "/path device"):
+        invocation = core.parse(text)
+        reply = await core.answer(invocation)
+        again = core.share_command(invocation, reply)
+        assert again == text
+        assert await core.ask(again) == reply
+    tip = await core.ask("/tip fhir")
+    assert tip.ref is not None
+    assert core.share_command(core.parse("/tip fhir"), tip) == f"/tip {tip.ref.id}"
+
+
+async def test_changes_are_never_shareable(core: Core) -> None:
+    for text in ("/tips subscribe time:09:00", "/tips list", "/career tips subscribe"):
+        invocation = core.parse(text)
+        assert core.share_command(invocation, await core.answer(invocation)) is None, text
+
+
+def test_multi_option_commands_round_trip_through_text() -> None:
+    from bot.commands import Option, parse_options
+    from bot.core import _as_text
+
+    async def handler(ctx: object, topic: str, time: str | None = None, days: str | None = None) -> Reply:
+        return Reply(title="x")
+
+    from bot.commands import Command
+
+    cmd = Command(
+        name="t",
+        description="d",
+        handler=handler,
+        options=(
+            Option(name="topic", description="d", required=True),
+            Option(name="time", description="d"),
+            Option(name="days", description="d"),
+        ),
+    )
+    for options in (
+        {"topic": "imaging", "days": "mon-fri"},
+        {"topic": "imaging", "time": "09:00", "days": "mon-fri"},
+        {"topic": "medical imaging", "time": "09:00", "days": "mon-fri"},
+    ):
+        text = _as_text(cmd, options)
+        assert text is not None, options
+        assert parse_options(cmd, text.partition(" ")[2]) == options, text
+    assert _as_text(cmd, {"topic": "medical imaging", "days": "mon-fri"}) is None  # time would take "imaging"
+    assert _as_text(cmd, {"topic": "a b", "days": "c d"}) is None
+    assert _as_text(cmd, {"days": "every weekday", "topic": "fhir"}) is None  # time would take "every"
