@@ -5,7 +5,8 @@ group (``/career role``); the core's ``career`` command, which a group cannot be
 Entity options autocomplete from the core. Replies are ephemeral with a "Share in channel" button;
 follow-ups are buttons whose ``custom_id`` carries the command, so they work on old messages after a
 restart. Mentions of the bot (and DMs) get the best answer to their words. Registration is explicit:
-``careerbot discord sync``. Connection lifecycles belong to :mod:`adapters.runner`.
+``careerbot discord sync``. Connection lifecycles belong to :mod:`adapters.runner`; daily tips are
+posted through ``poster`` (:mod:`adapters.discord_tips`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from adapters.discord_commands import (
     registration_payload,
     sync_commands,
 )
+from adapters.discord_tips import DiscordTipPoster
 from bot.commands import Invocation, OptionValue
 from bot.core import Core
 from bot.errors import ConfigError
@@ -138,6 +140,7 @@ class DiscordApp:
         self.shards = shards
         self.defer_after = defer_after
         self.client: discord.Client | None = None
+        self.poster = DiscordTipPoster(lambda: self.client)  # daily tips: see adapters.runner.run_tips
         registration_payload(core.registry)  # a declaration Discord cannot express fails here, at start-up
 
     def new_client(self) -> discord.Client:

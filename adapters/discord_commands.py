@@ -36,6 +36,14 @@ CHOICE_MAX = 100
 STRING_LENGTH_MAX = 6000
 COMMAND_TEXT_MAX = 8000
 TOKEN_REJECTED = "DISCORD_TOKEN was rejected by Discord (401 Unauthorized): reset it in the Developer Portal"
+#: ``default_member_permissions`` of a command declared ``admin`` (it changes server settings): none,
+#: on purpose. Discord can restrict only a whole top-level command, never one subcommand or option
+#: value, and ``/tips`` mixes changes (subscribe, unsubscribe, skip: Manage Server) with actions for
+#: everyone (list, preview). Manage Server here would hide list and preview from members, and they
+#: would get no refusal explaining why; so the handler checks Manage Server on every change instead
+#: (``Invocation.admin``). A server can still restrict the command in Server Settings > Integrations.
+#: Such commands are guild-only: server settings mean nothing in a DM. See docs/discord.md.
+ADMIN_DEFAULT_PERMISSIONS: discord.Permissions | None = None
 
 # careerbot has no voice: silence discord.py's start-up warnings about missing voice libraries.
 discord.VoiceClient.warn_nacl = False
@@ -121,8 +129,12 @@ def _annotation(opt: Option) -> Any:
     return base if opt.required else Optional[base]  # noqa: UP045 - a Range is not a type: `X | None` fails
 
 
-def _app_command(command: Command, name: str, handlers: Handlers) -> app_commands.Command[Any, ..., None]:
-    """A discord.py command whose parameters are generated from the declaration."""
+def _app_command(
+    command: Command, name: str, handlers: Handlers, *, top_level: bool = True
+) -> app_commands.Command[Any, ..., None]:
+    """A discord.py command whose parameters are generated from the declaration. A top-level
+    command declared ``admin`` is guild-only, with :data:`ADMIN_DEFAULT_PERMISSIONS`; Discord
+    takes neither on a subcommand (its group decides)."""
     py_names = {f"o{i}": opt.name for i, opt in enumerate(command.options)}  # option names may not be identifiers
 
     async def callback(interaction: discord.Interaction, **values: OptionValue | None) -> None:
@@ -148,7 +160,14 @@ def _app_command(command: Command, name: str, handlers: Handlers) -> app_command
     callback.__discord_app_commands_param_rename__ = dict(py_names)  # type: ignore[attr-defined]
     callback.__discord_app_commands_param_autocomplete__ = completers  # type: ignore[attr-defined]
     callback.__discord_app_commands_param_choices__ = choices  # type: ignore[attr-defined]
-    return app_commands.Command(name=name, description=command.description, callback=callback)
+    made: app_commands.Command[Any, ..., None] = app_commands.Command(
+        name=name, description=command.description, callback=callback
+    )
+    if command.admin and top_level:
+        made.guild_only = True
+        made.allowed_contexts = app_commands.AppCommandContext(guild=True)
+        made.default_permissions = ADMIN_DEFAULT_PERMISSIONS
+    return made
 
 
 def _completer(handlers: Handlers, command: str, option: str) -> Callable[..., Awaitable[list[Any]]]:
@@ -171,7 +190,8 @@ def build_tree(client: discord.Client, commands: Iterable[Command], handlers: Ha
     for command in commands:
         if command.name != GROUP:
             tree.add_command(_app_command(command, command.name, handlers))
-        group.add_command(_app_command(command, HELP if command.name == GROUP else command.name, handlers))
+        sub = HELP if command.name == GROUP else command.name
+        group.add_command(_app_command(command, sub, handlers, top_level=False))
     tree.add_command(group)
     for payload in (c.to_dict(tree) for c in tree.get_commands()):
         if command_text(payload) > COMMAND_TEXT_MAX:

@@ -3,7 +3,8 @@
 REST lives under ``/api/v10`` and a gateway websocket under ``/gateway``; :meth:`FakeDiscord.patched`
 points ``discord.http.Route.BASE`` and ``DiscordWebSocket.DEFAULT_GATEWAY`` at it and restores them.
 Every REST call is recorded; interactions (slash commands, autocomplete, button clicks) and messages
-are dispatched on demand; the next matching requests can be answered with 429s.
+are dispatched on demand; the next matching requests can be answered with 429s or other errors. A
+channel message repeating a nonce with ``enforce_nonce`` gets the first message back, as on Discord.
 Knows nothing about careerbot: it speaks only Discord's protocol.
 """
 
@@ -68,6 +69,16 @@ class RateLimit:
 
 
 @dataclass
+class Failure:
+    method: str
+    pattern: re.Pattern[str]
+    status: int
+    code: int
+    message: str
+    times: int
+
+
+@dataclass
 class Session:
     ws: web.WebSocketResponse
     shard: tuple[int, int] = (0, 1)
@@ -89,6 +100,9 @@ class FakeDiscord:
         self.token = token
         self.record = record  # False (benchmarks): keep no calls or messages, so memory stays flat
         self.member_permissions = MEMBER["permissions"]  # of the member who interacts (all but admin)
+        self.guild = guild()  # sent in GUILD_CREATE: add channels or overwrites before the client connects
+        self.nonces: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, nonce) -> message created
+        self._failures: list[Failure] = []
         self.calls: list[Call] = []
         self.messages: dict[str, dict[str, Any]] = {}
         self.sessions: list[Session] = []
@@ -156,6 +170,11 @@ class FakeDiscord:
         """Answer the next ``times`` matching requests with 429 (as Discord's API does, with ``Via``)."""
         self._limits.append(RateLimit(method, re.compile(path_regex), times, retry_after))
 
+    def fail(self, method: str, path_regex: str, status: int, code: int, message: str, *, times: int = 1) -> None:
+        """Answer the next ``times`` matching requests with an error, as Discord's API does
+        (e.g. 403, code 50013, "Missing Permissions")."""
+        self._failures.append(Failure(method, re.compile(path_regex), status, code, message, times))
+
     async def _record(self, call: Call) -> None:
         if self.record:
             self.calls.append(call)
@@ -210,6 +229,12 @@ class FakeDiscord:
                 headers |= {"X-RateLimit-Reset-After": str(limit.retry_after), "X-RateLimit-Bucket": "fake"}
                 data = {"message": "You are being rate limited.", "retry_after": limit.retry_after, "global": False}
                 return respond(data, 429, headers)
+        for failure in self._failures:
+            if failure.times > 0 and failure.method == request.method and failure.pattern.fullmatch(path):
+                failure.times -= 1
+                call.status = failure.status
+                await self._record(call)
+                return respond({"message": failure.message, "code": failure.code}, failure.status)
         protected = request.path.startswith("/api/") and not re.match(r"/(interactions|webhooks)/", path)
         if protected and request.headers.get("Authorization") != f"Bot {self.token}":
             call.status = 401
@@ -297,12 +322,21 @@ class FakeDiscord:
         return respond(registered)
 
     async def _channel_message(self, request: web.Request) -> web.Response:
+        """A message in a channel. With ``enforce_nonce``, a nonce this channel already saw returns
+        the message it created and creates none (Discord does so for "the past few minutes")."""
         body = request[BODY] or {}
+        channel = request.match_info["channel"]
+        nonce = str(body["nonce"]) if body.get("nonce") is not None else None
+        if nonce is not None and body.get("enforce_nonce") and (channel, nonce) in self.nonces:
+            return respond(self.nonces[channel, nonce])
         reference = (body.get("message_reference") or {}).get("message_id")
         message = self._message(body, kind=19 if reference else 0)
+        message |= {"channel_id": channel, "guild_id": str(GUILD_ID)} | ({"nonce": nonce} if nonce else {})
         if reference:
             self.replies[str(reference)] = message
-        return respond(message | {"guild_id": str(GUILD_ID)})
+        if nonce is not None and self.record:
+            self.nonces[channel, nonce] = message
+        return respond(message)
 
     # ------------------------------------------------------------------ gateway
 
@@ -346,7 +380,7 @@ class FakeDiscord:
         }
         await session.send(0, ready, "READY")
         if (GUILD_ID >> 22) % session.shard[1] == session.shard[0]:
-            await session.send(0, guild(), "GUILD_CREATE")
+            await session.send(0, self.guild, "GUILD_CREATE")
         session.identified = True
         async with self._changed:
             self._changed.notify_all()

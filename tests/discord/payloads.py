@@ -1,5 +1,6 @@
 """The Discord objects of the fake's world, as Discord's API v10 serialises them: one application
-and its bot, one guild with one text channel, one user (a member with every permission)."""
+and its bot, one guild with one text channel, one user (a member with every permission). Tests may add channels
+and overwrites to :attr:`FakeDiscord.guild` before the client connects."""
 
 from __future__ import annotations
 
@@ -61,6 +62,23 @@ def message(mid: str, body: dict[str, Any], *, kind: int = 0, flags: int = 0) ->
     }
 
 
+def bot_member() -> dict[str, Any]:
+    return {"user": BOT_USER, "roles": [], "joined_at": TIMESTAMP, "deaf": False, "mute": False, "flags": 0}
+
+
+def guild_channel(channel_id: int, name: str, *overwrites: dict[str, Any], kind: int = 0) -> dict[str, Any]:
+    """A guild channel (``kind`` 0 text, 2 voice, 4 category, 5 announcement, 15 forum)."""
+    channel = CHANNEL | {"id": str(channel_id), "name": name, "type": kind, "position": channel_id % 100}
+    if kind == 2:
+        channel |= {"bitrate": 64000, "user_limit": 0, "rtc_region": None}
+    return channel | {"permission_overwrites": list(overwrites)}
+
+
+def deny(target: int, permissions: int, *, member: bool = True) -> dict[str, Any]:
+    """A permission overwrite denying ``permissions`` to a member (or a role) in one channel."""
+    return {"id": str(target), "type": 1 if member else 0, "allow": "0", "deny": str(permissions)}
+
+
 def guild() -> dict[str, Any]:
     """GUILD_CREATE for the one guild the bot is in."""
     everyone = {"id": str(GUILD_ID), "name": "@everyone", "permissions": "2147483647", "position": 0}
@@ -76,7 +94,7 @@ def guild() -> dict[str, Any]:
         "features": [],
         "member_count": 2,
         "channels": [CHANNEL],
-        "members": [],
+        "members": [bot_member()],  # Discord always sends the bot's own member, intents or not
         "threads": [],
         "presences": [],
         "voice_states": [],

@@ -24,7 +24,12 @@ async def test_every_example_answers_with_the_cores_reply_in_an_embed(
 ) -> None:
     for example in EXAMPLES:
         reply = await discord_user.run(example, group=group)
-        share = reply.buttons["Share in channel"].removeprefix("cb:share:")
+        declared = REGISTRY.get(example.split()[0][1:])
+        if declared is not None and declared.admin:  # sharing would run the change again: no button
+            assert "Share in channel" not in reply.buttons, example
+            share = example
+        else:
+            share = reply.buttons["Share in channel"].removeprefix("cb:share:")
         expected = await core.ask(share if example.startswith("/tip") else example)  # a tip is random
         check_message(reply.body)
         assert reply.ephemeral, example

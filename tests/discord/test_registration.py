@@ -97,6 +97,22 @@ def test_discord_commands_equal_the_core_declarations() -> None:
             assert {k: payload[declared.name][k] for k in ("description", "options")} == describe(declared)
 
 
+def test_admin_commands_are_guild_only_and_visible_to_every_member() -> None:
+    """``/tips`` changes server settings (Manage Server, checked by its handler on every change) but
+    its list and preview are for everyone, and Discord restricts only whole commands: so no default
+    member permissions, which would hide list and preview from members (see docs/discord.md)."""
+    payload = {c["name"]: c for c in registration_payload()}
+    admin = {c.name for c in REGISTRY if c.admin}
+    assert "tips" in admin
+    for name, command in payload.items():
+        assert command["default_member_permissions"] is None, name
+        if name in admin:
+            assert command["dm_permission"] is False and command["contexts"] == [0], name  # guild only
+        else:
+            assert command["dm_permission"] is True and command["contexts"] is None, name
+    assert "tips" in {s["name"] for s in payload["career"]["options"]}  # /career tips: the group decides
+
+
 def test_the_slack_manifest_lists_the_same_commands() -> None:
     manifest = build_manifest(REGISTRY, prefix="")
     slack = {c["command"].removeprefix("/") for c in manifest["features"]["slash_commands"]}
