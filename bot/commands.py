@@ -99,8 +99,10 @@ class Command:
     handler: Handler
     examples: tuple[str, ...] = ()
     admin: bool = False
-    """Changes workspace settings: platforms may restrict it by default (Discord: Manage Server as the
-    command's default member permissions). The handler still checks ``Invocation.admin`` itself."""
+    """Changes workspace settings (it may also read them, like ``/tips list``): the handler checks
+    ``Invocation.admin`` for changes, replies are never shared or cached, and Discord registers it as
+    guild-only. It gets no Discord default permissions: those apply to a whole top-level command
+    and would hide its read-only actions from the members they are for (docs/discord.md)."""
     pure: bool = False
     """The reply depends only on the options and the knowledge (not on who asks, where, randomness
     or stored state), so the core may reuse it and adapters may cache its rendering."""

@@ -25,6 +25,7 @@ from bot import messages
 from bot.commands import Context, Invocation, Option
 from bot.errors import CommandError
 from bot.handlers import REGISTRY, TIP_TAG_KINDS, tip_card
+from bot.posting import _MENTION as CHANNEL_MENTION
 from bot.posting import looks_like_channel
 from bot.reply import Field, FollowUp, Reply, Section
 from bot.safety import one_line
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from bot.kb import KnowledgeBase
     from bot.services import TipsService
     from bot.tips_store import Subscription, TenantTips
+
 
 ACTIONS = ("subscribe", "unsubscribe", "list", "preview", "skip")
 CHANGES = frozenset({"subscribe", "unsubscribe", "skip"})
@@ -186,9 +188,10 @@ async def tips(
         return await _subscribe(ctx, service, store, values)
     if verb == "list":
         return await _list(ctx, service, store)
-    target = await service.check_channel(invocation, channel or invocation.channel)
     if verb == "unsubscribe":
-        return await _unsubscribe(service, store, target.id, _where(target.name))
+        channel_id, name = await _subscribed_channel(service, store, invocation, channel or invocation.channel)
+        return await _unsubscribe(service, store, channel_id, _where(name))
+    target = await service.check_channel(invocation, channel or invocation.channel)
     if verb == "skip":
         return await _skip(service, store, target.id, _where(target.name))
     return await _preview(ctx, store, target.id, _where(target.name))
@@ -243,6 +246,24 @@ async def _list(ctx: Context, service: TipsService, store: TenantTips) -> Reply:
         sections=(Section(heading="Subscriptions", text="\n".join(f"- {line}" for line in lines)),),
         follow_ups=(FollowUp(label="Preview the next tip", command="/tips preview"),),
     )
+
+
+async def _subscribed_channel(
+    service: TipsService, store: TenantTips, invocation: Invocation, text: str
+) -> tuple[str, str]:
+    """The channel to unsubscribe: checked with the platform like any other, or, when the platform no
+    longer lets the bot see or post there (deleted, archived, permissions removed), the stored
+    subscription it names by id or name, so an admin can always stop posts to a channel that is gone."""
+    try:
+        target = await service.check_channel(invocation, text)
+        return target.id, target.name
+    except CommandError:
+        mention = CHANNEL_MENTION.fullmatch(text.strip())
+        wanted = (mention.group("id") if mention else text.strip()).lstrip("#").casefold()
+        for sub in await store.active():
+            if wanted in (sub.channel.casefold(), sub.channel_name.lstrip("#").casefold()):
+                return sub.channel, sub.channel_name
+        raise
 
 
 async def _unsubscribe(service: TipsService, store: TenantTips, channel: str, where: str) -> Reply:

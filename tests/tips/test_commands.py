@@ -165,3 +165,16 @@ async def test_unsubscribing_and_coming_back_keeps_the_rotation(tips_bot: TipsBo
     assert back.title == "Daily tips on for #C1"
     await tips_bot.run_at("2025-03-05T09:00")
     assert len(set(tips_bot.poster.tips())) == 3  # carried on where it left off: no repeat
+
+
+async def test_a_channel_the_bot_lost_can_still_be_unsubscribed(tips_bot: TipsBot) -> None:
+    """Deleted, archived or no longer postable: the platform check fails, but the admin can stop the posts."""
+    await tips_bot.ask("/tips subscribe #C9", admin=True)
+    tips_bot.poster.denied["C9"] = "careerbot can no longer see that channel"
+    skip = await tips_bot.ask("/tips skip #C9", admin=True)
+    assert skip.tone == "error" and "can no longer see" in skip.summary  # other changes still need access
+    stopped = await tips_bot.ask("/tips unsubscribe #C9", admin=True)
+    assert stopped.tone != "error" and "stopped" in stopped.title
+    assert not any("C9" in text for text in (await tips_bot.ask("/tips list")).strings())
+    assert (await tips_bot.ask("/tips unsubscribe #C9", admin=True)).tone == "error"  # now gone: the check stands
+    assert (await tips_bot.ask("/tips unsubscribe #C404", admin=True)).title == "#C404 gets no daily tips"
