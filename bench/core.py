@@ -144,8 +144,10 @@ def main() -> None:
 
     load_1x, build_1x = time_load(source, 5)
     print(f"knowledge 1x: load+validate {load_1x * 1e3:.1f} ms, index build {build_1x * 1e3:.1f} ms")
-    core = Core(source, rng=random.Random(1))
+    core = Core(source, rng=random.Random(1), memo_size=0)  # time the work, not the reuse of pure replies
     report_commands("1x", time_commands(core, args.rounds))
+    memo = Core(source, rng=random.Random(1))
+    report_commands("1x, pure replies reused (the default)", time_commands(memo, args.rounds))
     print(f"peak RSS after the 1x tree: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
     tmp = Path(tempfile.mkdtemp(prefix="careerbot-bench-"))
@@ -156,7 +158,7 @@ def main() -> None:
             f"\nknowledge {args.scale}x ({entries} entries): load+validate {load_nx * 1e3:.0f} ms, "
             f"index build {build_nx * 1e3:.0f} ms, total {(load_nx + build_nx) * 1e3:.0f} ms"
         )
-        big = Core(tmp, rng=random.Random(1))
+        big = Core(tmp, rng=random.Random(1), memo_size=0)
         report_commands(f"{args.scale}x", time_commands(big, max(50, args.rounds // 3)))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -40,12 +40,15 @@ class Core:
         registry: Registry | None = None,
         rng: random.Random | None = None,
         services: Services | None = None,
+        memo_size: int = MEMO_SIZE,
     ) -> None:
         self.knowledge_dir = Path(knowledge_dir or default_knowledge_dir())
         self.registry = registry or handlers.REGISTRY
         self.rng = rng or random.Random()
         self.services = services
         """The store and friends (opened on first use), for commands such as /tips; None: none here."""
+        self.memo_size = memo_size
+        """How many pure replies to keep for reuse (0: recompute every time, as the benchmark does)."""
         self._memo: OrderedDict[Hashable, Reply] = OrderedDict()
         self._memo_kb: KnowledgeBase | None = None
         self._fingerprint = fingerprint(self.knowledge_dir)
@@ -132,7 +135,7 @@ class Core:
         """Answer any invocation. Never raises: failures become an error reply and a log line."""
         kb = self.kb  # one consistent tree for the whole request, even if a reload lands meanwhile
         key: Hashable = None
-        if self.cacheable(invocation):
+        if self.memo_size and self.cacheable(invocation):
             options = tuple(sorted(invocation.options.items(), key=lambda item: item[0]))
             key = (invocation.command, options, "" if invocation.command else invocation.text[:FREE_TEXT_MAX])
             if self._memo_kb is kb and (hit := self._memo.get(key)) is not None:
@@ -143,7 +146,7 @@ class Core:
             if self._memo_kb is not kb:
                 self._memo_kb, self._memo = kb, OrderedDict()
             self._memo[key] = reply
-            if len(self._memo) > MEMO_SIZE:
+            if len(self._memo) > self.memo_size:
                 self._memo.popitem(last=False)
         return reply
 

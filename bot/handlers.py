@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -9,7 +10,7 @@ from bot import messages
 from bot.commands import Context, Option, Registry, coerce, parse_options
 from bot.kb import Lookup, Match
 from bot.loader import suggest
-from bot.reply import Field, FollowUp, Link, Ref, Reply, Section
+from bot.reply import MAX_SECTIONS, Field, FollowUp, Link, Ref, Reply, Section
 from bot.safety import one_line
 from bot.schema import REF_KINDS, Kind
 
@@ -42,6 +43,7 @@ KIND_LABEL: dict[Kind, str] = {
 COMPLIANCE_FIRST: tuple[Kind, ...] = ("compliance", "standard")
 STANDARD_FIRST: tuple[Kind, ...] = ("standard", "compliance")
 CONFIDENT = ("id", "alias", "fuzzy")
+LIST_MAX = 40
 TIP_TAG_KINDS: tuple[Kind, ...] = ("role", "skill", "compliance", "standard", "trend", "software", "topic")
 
 
@@ -91,14 +93,23 @@ def with_alternatives(reply: Reply, found: Lookup) -> Reply:
     )
 
 
+def entry_lines(kind: Kind, entries: list[Any]) -> str:
+    """Bullets naming each entry and its command; past :data:`LIST_MAX`, a pointer to /search instead
+    of lines no platform would show (a reply is capped far below a thousand lines anyway)."""
+    cmd = COMMAND_FOR[kind]
+    lines = [f"**{e.title}** (`/{cmd} {e.id}`)" for e in entries[:LIST_MAX]]
+    if len(entries) > LIST_MAX:
+        lines.append(f"…and {len(entries) - LIST_MAX} more: try `/search` with a word or two")
+    return bullets(lines)
+
+
 def listing(ctx: Context, kind: Kind, title: str, summary: str, tone: str = "answer") -> Reply:
     entries = ctx.kb.all(kind)
-    cmd = COMMAND_FOR[kind]
-    lines = [f"**{e.title}** (`/{cmd} {e.id}`)" for e in entries]
+    lines = entry_lines(kind, entries)
     return Reply(
         title=title,
         summary=summary,
-        sections=(Section(heading=f"{len(entries)} to explore", text=bullets(lines)),),
+        sections=(Section(heading=f"{len(entries)} to explore", text=lines),),
         follow_ups=tuple(follow(kind, e) for e in entries[:10]),
         tone="notice" if tone == "notice" else "answer",
     )
@@ -418,13 +429,14 @@ async def skills(ctx: Context, role: str | None = None) -> Reply:
         for category, heading in groups:
             items = [s for s in ctx.kb.all("skill") if s.category == category]
             if items:
-                lines = [f"**{s.title}** (`/skills {s.id}`)" for s in items]
-                sections.append(Section(heading=heading, text=bullets(lines)))
+                sections.append(Section(heading=heading, text=entry_lines("skill", items)))
         return Reply(
             title="Skills for healthcare software",
             summary="The general craft, what healthcare adds on top, and the technical skills roles ask for.",
             sections=tuple(sections),
-            follow_ups=tuple(follow("skill", s) for s in ctx.kb.all("skill") if s.category == "healthcare"),
+            follow_ups=tuple(
+                itertools.islice((follow("skill", s) for s in ctx.kb.all("skill") if s.category == "healthcare"), 10)
+            ),
         )
     as_role = ctx.kb.lookup("role", role)
     as_skill = ctx.kb.lookup("skill", role)
@@ -523,7 +535,7 @@ async def why(ctx: Context) -> Reply:
     return Reply(
         title="Why healthcare rather than general tech?",
         summary="Reasons developers give for building software for patients and clinicians.",
-        sections=tuple(Section(heading=r.title, text=r.summary) for r in reasons),
+        sections=tuple(Section(heading=r.title, text=r.summary) for r in reasons[:MAX_SECTIONS]),
         follow_ups=(
             FollowUp(label="Explore roles", command="/role"),
             FollowUp(label="A tip", command="/tip"),
@@ -551,7 +563,7 @@ async def tip(ctx: Context, topic: str | None = None) -> Reply:
     found = ctx.kb.resolve_any(topic, TIP_TAG_KINDS)
     if found.best is not None:
         tag = found.best.entry.id
-        tagged = [t for t in tips if tag in t.tags]
+        tagged = ctx.kb.tips_tagged(tag)
         if tagged:
             return tip_card(ctx, ctx.rng.choice(tagged), about=tag)
     reply = tip_card(ctx, ctx.rng.choice(tips))

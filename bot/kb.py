@@ -101,6 +101,10 @@ class KnowledgeBase:
             self._choices[kind] = (list(names), list(names.values()))
             ordered = sorted(names.items(), key=lambda item: len(item[0]))
             self._by_length[kind] = ([len(n) for n, _ in ordered], [n for n, _ in ordered], [i for _, i in ordered])
+        self._tagged: dict[str, list[Any]] = {}
+        for tip in self.entries.get("tip", {}).values():
+            for tag in tip.tags:
+                self._tagged.setdefault(tag, []).append(tip)
         self._fts = self._build_fts()
 
     # ------------------------------------------------------------------ plain access
@@ -110,6 +114,10 @@ class KnowledgeBase:
 
     def get(self, kind: Kind, entry_id: str) -> Any | None:
         return self.entries.get(kind, {}).get(entry_id)
+
+    def tips_tagged(self, tag: str) -> list[Any]:
+        """The tips tagged with ``tag`` (an id of a role, skill, regulation, standard, trend, ...)."""
+        return self._tagged.get(tag, [])
 
     def title(self, kind: Kind, entry_id: str) -> str:
         entry = self.get(kind, entry_id)

@@ -130,7 +130,7 @@ def kind_of(kb: KnowledgeBase, tag: str) -> Kind:
 
 def matching_tips(kb: KnowledgeBase, topic: str | None) -> list[str]:
     """Ids of the tips a subscription rotates through (all, or those tagged ``topic``)."""
-    return sorted(t.id for t in kb.all("tip") if topic is None or topic in t.tags)
+    return sorted(t.id for t in (kb.all("tip") if topic is None else kb.tips_tagged(topic)))
 
 
 def tip_post(kb: KnowledgeBase, tip_id: str, topic: str | None) -> Reply:

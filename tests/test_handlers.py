@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 from bot.core import Core
@@ -215,3 +216,10 @@ def test_multi_option_commands_round_trip_through_text() -> None:
     assert _as_text(cmd, {"topic": "medical imaging", "days": "mon-fri"}) is None  # time would take "imaging"
     assert _as_text(cmd, {"topic": "a b", "days": "c d"}) is None
     assert _as_text(cmd, {"days": "every weekday", "topic": "fhir"}) is None  # time would take "every"
+
+
+async def test_memo_can_be_turned_off(knowledge_dir: Path) -> None:
+    core = Core(knowledge_dir, memo_size=0)
+    first = await core.ask("/role ehr")
+    again = await core.ask("/role ehr")
+    assert again == first and again is not first
