@@ -133,6 +133,17 @@ def test_installed_wheel_ships_the_knowledge(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert out.stderr.startswith(str(site))  # the installed copy answered, not the source tree
     assert "Day to day" in out.stdout
+    # The store's migrations ship too: `careerbot db upgrade` works from the installed copy.
+    assert {"bot/migrations/env.py", "bot/migrations/versions/0001_tips.py"} <= set(names)
+    upgrade = subprocess.run(
+        [sys.executable, "-c", code, "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env(PYTHONPATH=str(site), CAREERBOT_DATA_DIR=str(tmp_path / "data")),
+        timeout=60,
+    )
+    assert upgrade.returncode == 0 and "empty -> 0002" in upgrade.stdout, upgrade.stderr
 
 
 def test_readme_command_table_is_generated_from_the_declarations() -> None:

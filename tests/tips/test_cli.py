@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,35 +50,3 @@ def test_subscribe_on_the_console_then_the_scheduler_prints_the_post(tmp_path: P
     assert again.stdout == "" and "0 posted" in again.stderr  # never twice a day
     listed = run("ask", "/tips list", data=tmp_path)
     assert "#local: daily at 09:00 Europe/Berlin" in listed.stdout
-
-
-def test_the_wheel_ships_the_migrations(tmp_path: Path) -> None:
-    build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path / "dist"), str(ROOT)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert build.returncode == 0, build.stderr
-    wheel = next((tmp_path / "dist").glob("careerbot-*.whl"))
-    names = set(zipfile.ZipFile(wheel).namelist())
-    assert {
-        "bot/migrations/env.py",
-        "bot/migrations/script.py.mako",
-        "bot/migrations/versions/0001_tips.py",
-        "bot/migrations/versions/0002_tip_workers.py",
-    } <= names
-    site = tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(site), str(wheel)], check=True
-    )
-    code = "import sys; from adapters.cli import main; sys.argv = ['careerbot', 'db', 'upgrade']; main()"
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(site), "CAREERBOT_DATA_DIR": str(tmp_path / "data"), "PATH": os.environ["PATH"]},
-        timeout=60,
-    )
-    assert out.returncode == 0 and "empty -> 0002" in out.stdout, out.stderr
