@@ -30,6 +30,8 @@ from typing import Any
 
 import aiohttp
 
+from tests.tips.worker import release, start_replicas
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("CAREERBOT_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 PER_CHANNEL, PER_WORKSPACE = 1, int(os.environ.get("BENCH_PER_WORKSPACE", "20"))
@@ -108,31 +110,10 @@ async def one(kind: str, replicas: int, subscriptions: int, workspaces: int, scr
     env, cleanup = await prepare(kind, subscriptions, workspaces, scratch)
     fake, base = await start_fake()
     try:
-        args = ["-m", "tests.tips.worker", "--slack-api", f"{base}/api/", "--now", DUE.isoformat()]
-        procs = [
-            await asyncio.create_subprocess_exec(
-                sys.executable,
-                *args,
-                "--run",
-                "until-idle",
-                "--wait-go",
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
-                cwd=ROOT,
-            )
-            for _ in range(replicas)
-        ]
-        for proc in procs:
-            assert proc.stdout is not None
-            ready = await proc.stdout.readline()
-            assert ready.strip() == b"READY", ready
+        env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+        procs = await start_replicas(replicas, slack_api=f"{base}/api/", now=DUE, env=env, cwd=ROOT)
         started = time.monotonic()
-        for proc in procs:
-            assert proc.stdin is not None
-            proc.stdin.write(b"go\n")
-            await proc.stdin.drain()
+        await release(procs)
         outputs = await asyncio.gather(*(p.communicate() for p in procs))
         reports = []
         for proc, (out, err) in zip(procs, outputs, strict=True):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from bot.store import posts
 from tests.tips.conftest import Database, at, new_schema, postgres_url
 from tests.tips.fake_slack_api import FakeSlackAPI
 from tests.tips.seeding import bulk_subscribe
+from tests.tips.worker import release, start_replicas
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKSPACES, PER_WORKSPACE = 10, 50  # 2.5 s of posting per workspace at 20/s: time for both to take a share
@@ -35,29 +35,8 @@ async def test_two_replicas_post_every_subscription_exactly_once(postgres_url: s
     await bulk_subscribe(store, places, DUE)
     env = {**os.environ, **database.env(), "PYTHONPATH": str(ROOT)}
     async with FakeSlackAPI() as slack:
-        args = ["-m", "tests.tips.worker", "--slack-api", slack.api_url, "--now", DUE.isoformat()]
-        replicas = [
-            await asyncio.create_subprocess_exec(
-                sys.executable,
-                *args,
-                "--run",
-                "until-idle",
-                "--wait-go",
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=env,
-                cwd=ROOT,
-            )
-            for _ in range(2)
-        ]
-        for proc in replicas:
-            assert proc.stdout is not None
-            assert (await asyncio.wait_for(proc.stdout.readline(), 60)).strip() == b"READY"
-        for proc in replicas:  # both start together
-            assert proc.stdin is not None
-            proc.stdin.write(b"go\n")
-            await proc.stdin.drain()
+        replicas = await start_replicas(2, slack_api=slack.api_url, now=DUE, env=env, cwd=ROOT)
+        await release(replicas)  # both start together
         outputs = [await asyncio.wait_for(proc.communicate(), 120) for proc in replicas]
         for proc, (_, err) in zip(replicas, outputs, strict=True):
             assert proc.returncode == 0, err.decode()[-2000:]

@@ -24,6 +24,7 @@ import resource
 import sys
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from adapters.tips_slack import SlackTipPoster
@@ -99,6 +100,39 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         await slack.close()
         await store.close()
+
+
+async def start_replicas(
+    count: int, *, slack_api: str, now: datetime, env: dict[str, str], cwd: Path, ready_timeout: float = 60
+) -> list[asyncio.subprocess.Process]:
+    """Start ``count`` workers that run until idle, each held at ``READY`` until :func:`release`."""
+    args = ["-m", "tests.tips.worker", "--slack-api", slack_api, "--now", now.isoformat(), "--run", "until-idle"]
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            *args,
+            "--wait-go",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            cwd=cwd,
+        )
+        for _ in range(count)
+    ]
+    for proc in procs:
+        assert proc.stdout is not None
+        ready = await asyncio.wait_for(proc.stdout.readline(), ready_timeout)
+        assert ready.strip() == b"READY", ready
+    return procs
+
+
+async def release(procs: list[asyncio.subprocess.Process]) -> None:
+    """Let every held worker start at once."""
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write(b"go\n")
+        await proc.stdin.drain()
 
 
 def cli() -> None:
