@@ -33,7 +33,8 @@ def inert(text: str, limit: int = 2000) -> str:
     NFKC folds look-alikes (a full-width ＠ becomes @) so they cannot slip past the check.
     A zero-width space after ``@`` or ``<`` keeps the text readable but stops the platform parsing it.
     """
-    text = unicodedata.normalize("NFKC", text)
+    # NFKC would turn the ellipsis that marks a cut into "...", so a second pass would cut again.
+    text = ELLIPSIS.join(unicodedata.normalize("NFKC", part) for part in text.split(ELLIPSIS))
     text = _CONTROL.sub("", text)
     text = _MENTION.sub(lambda m: m.group(0) + ZWSP, text)
     return clip(text, limit)

@@ -41,6 +41,11 @@ def test_clip_marks_the_cut() -> None:
     assert len(clip("x" * 10_000, 280)) == 280
 
 
+def test_a_cut_text_passes_through_again_unchanged() -> None:
+    once = inert("¨0", 2)  # NFKC turns "¨" into a space and a combining mark, so the text is cut
+    assert once.endswith("…") and inert(once, 2) == once
+
+
 def test_one_line_collapses_whitespace() -> None:
     assert one_line("a\n\n b\t c") == "a b c"
 
