@@ -16,3 +16,26 @@ LIVE_MENTION = re.compile(
 
 def live_mentions(text: str) -> list[str]:
     return [m.group(0) for m in LIVE_MENTION.finditer(text)]
+
+
+#: Inputs that try to ping: every token above, look-alikes, and tokens hidden by control characters.
+HOSTILE_MENTIONS = [
+    "@everyone",
+    "@here",
+    "@channel",
+    "<!channel>",
+    "<!here>",
+    "<!everyone>",
+    "<!subteam^S123>",
+    "<!subteam^S1|@team>",
+    "<@U123ABC>",
+    "<@123456789012345678>",
+    "<@!123456789012345678>",
+    "<@&987654321>",
+    "<#C0123>",
+    "<#C123|general>",
+    "＠everyone",  # full-width at sign
+    "@\x00everyone",  # a control character hiding the token
+    "<\u202e@U1>",
+    "hi @EVERYONE and @Here",
+]

@@ -12,12 +12,10 @@ from bot import messages
 from bot.core import Core
 from bot.handlers import REGISTRY
 from bot.reply import CAPS, MAX_FIELDS, MAX_FOLLOW_UPS, MAX_SECTIONS, Reply
-from tests.mentions import live_mentions
+from tests.mentions import HOSTILE_MENTIONS, live_mentions
 
 NAMES = REGISTRY.names()
-hostile_words = st.sampled_from(
-    ["@everyone", "@here", "<!channel>", "<!here>", "<@U123>", "<@&42>", "<#C1>", "＠everyone", "\x00", "\u202e"]
-)
+hostile_words = st.sampled_from([*HOSTILE_MENTIONS, "<@U123>", "<@&42>", "<#C1>", "\x00", "\u202e"])
 hostile_text = st.one_of(
     st.text(max_size=300),
     st.lists(st.one_of(hostile_words, st.text(max_size=20)), max_size=20).map(" ".join),

@@ -29,7 +29,7 @@ from adapters.slack_render import (
 )
 from bot.core import Core
 from bot.reply import Field, FollowUp, Link, Reply, Section
-from tests.mentions import live_mentions
+from tests.mentions import HOSTILE_MENTIONS, live_mentions
 
 MENTION = re.compile(r"<[!@#]|@(everyone|here|channel)\b", re.IGNORECASE)
 
@@ -219,16 +219,8 @@ async def test_every_reply_of_every_command_is_valid(core: Core) -> None:
 
 HOSTILE = st.sampled_from(
     [
-        "@everyone",
-        "@here",
-        "@channel",
-        "<!channel>",
-        "<!here>",
-        "<!everyone>",
+        *HOSTILE_MENTIONS,
         "<@U123>",
-        "<#C123|general>",
-        "<!subteam^S1|@team>",
-        "＠everyone",
         "&",
         "&amp;",
         "&lt;!channel&gt;",
