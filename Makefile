@@ -36,6 +36,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.slack_http
 	$(BIN)/python -m bench.discord_interactions
 	$(BIN)/python -m bench.tips_fanout
+	$(BIN)/python -m bench.knowledge_hostile
 
 # Refresh the pinned versions (constraints for every install above) from a clean resolve.
 lock:

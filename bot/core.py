@@ -1,7 +1,8 @@
 """The platform-neutral core: turns an :class:`Invocation` into a :class:`Reply`.
 
 Adapters call :meth:`Core.answer` (or :meth:`Core.ask` with raw text). Knowledge reloads without a
-restart: :meth:`Core.reload` swaps in a new tree only if it validates, keeping the last good one.
+restart: :meth:`Core.reload` swaps in a new tree only if it validates, keeping the last good one, and
+:meth:`Core.watch` polls for edits forever, whatever is dropped into the knowledge directory.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from bot import handlers, messages
 from bot.commands import Command, Context, Invocation, OptionValue, Registry, coerce, parse_options
 from bot.errors import CommandError, KnowledgeError, Problem
 from bot.kb import KnowledgeBase
-from bot.loader import default_knowledge_dir, fingerprint, load
+from bot.loader import DEFAULT_LIMITS, Limits, default_knowledge_dir, fingerprint, load
 from bot.reply import FollowUp, Reply
 from bot.safety import one_line
 
@@ -30,6 +31,10 @@ log = logging.getLogger("careerbot.core")
 FREE_TEXT_MAX = 500
 MEMO_SIZE = 2048
 SHARE_COMMAND_MAX = 80
+#: A reload failure that is not a validation report (a bug, MemoryError...) is logged as one line of at most this.
+RELOAD_ERROR_MAX = 300
+#: The watcher restarts after a crash with backoff from its poll interval up to this many seconds.
+WATCH_BACKOFF_MAX = 60.0
 
 
 class Core:
@@ -41,8 +46,11 @@ class Core:
         rng: random.Random | None = None,
         services: Services | None = None,
         memo_size: int = MEMO_SIZE,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.knowledge_dir = Path(knowledge_dir or default_knowledge_dir())
+        self.limits = limits
+        """What a knowledge tree may hold (see :class:`bot.loader.Limits`); the benchmark raises them."""
         self.registry = registry or handlers.REGISTRY
         self.rng = rng or random.Random()
         self.services = services
@@ -51,30 +59,38 @@ class Core:
         """How many pure replies to keep for reuse (0: recompute every time, as the benchmark does)."""
         self._memo: OrderedDict[Hashable, Reply] = OrderedDict()
         self._memo_kb: KnowledgeBase | None = None
-        self._fingerprint = fingerprint(self.knowledge_dir)
-        self.kb = KnowledgeBase(load(self.knowledge_dir))  # a broken tree fails fast here
+        self._fingerprint = fingerprint(self.knowledge_dir, limits)
+        self.kb = KnowledgeBase(load(self.knowledge_dir, limits))  # a broken tree fails fast here
         self.last_problems: list[Problem] = []
+        self.watch_restarts = 0
+        """How many times :meth:`watch` restarted its poll loop after it died."""
 
     # ------------------------------------------------------------------ knowledge reload
 
     def reload(self) -> bool:
-        """Reload if the files changed. Returns True when a new tree was swapped in.
+        """Reload if the files changed. Returns True when a new tree was swapped in. Never raises.
 
-        An invalid tree is logged with the validator's report and the last good one stays live.
+        An invalid tree is logged with the validator's report (bounded: see
+        :meth:`~bot.errors.KnowledgeError.report`) and the last good one stays live; so does any other
+        failure, logged as one line. A failed version is not retried until the files change again.
         """
         try:
-            current = fingerprint(self.knowledge_dir)
-        except OSError as exc:
-            log.warning("cannot read knowledge directory %s: %s", self.knowledge_dir, exc)
-            return False
-        if current == self._fingerprint:
-            return False
-        self._fingerprint = current
-        try:
-            kb = KnowledgeBase(load(self.knowledge_dir))
+            current = fingerprint(self.knowledge_dir, self.limits)
+            if current == self._fingerprint:
+                return False
+            self._fingerprint = current
+            kb = KnowledgeBase(load(self.knowledge_dir, self.limits))
         except KnowledgeError as exc:
+            log.error(messages.KNOWLEDGE_REJECTED.format(path=self.knowledge_dir, report=exc.report()))
             self.last_problems = exc.problems
-            log.error(messages.KNOWLEDGE_REJECTED.format(path=self.knowledge_dir, report=exc))
+            return False
+        except Exception as exc:  # whatever it is, the bot keeps answering from the last good tree
+            reason = _one_line(f"{type(exc).__name__}: {exc}", RELOAD_ERROR_MAX)
+            log.error(
+                "knowledge reload from %s failed (%s); still serving the last good version", self.knowledge_dir, reason
+            )
+            log.debug("knowledge reload failure", exc_info=True)
+            self.last_problems = [Problem(str(self.knowledge_dir), 0, "", f"reload failed: {reason}")]
             return False
         self.kb = kb
         self.last_problems = []
@@ -82,10 +98,31 @@ class Core:
         return True
 
     async def watch(self, interval: float = 2.0) -> None:
-        """Poll for knowledge changes forever (run as a task beside an adapter)."""
+        """Poll for knowledge changes forever (run as a task beside an adapter); only cancelling ends it.
+
+        :meth:`reload` never raises, and this supervises the poll loop anyway: if it dies (say the
+        thread pool refuses work), the failure is logged as one line and the loop restarts, after a
+        backoff from ``interval`` doubling up to :data:`WATCH_BACKOFF_MAX` seconds while it keeps dying.
+        """
+        delay = interval
+        while True:
+            polled = [False]
+            try:
+                await self._poll(interval, polled)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                delay = interval if polled[0] else min(max(delay, interval, 0.001) * 2, WATCH_BACKOFF_MAX)
+                self.watch_restarts += 1
+                reason = _one_line(f"{type(exc).__name__}: {exc}", RELOAD_ERROR_MAX)
+                log.error("knowledge watcher died (%s); restarting in %.1fs", reason, delay)
+                await asyncio.sleep(delay)
+
+    async def _poll(self, interval: float, polled: list[bool]) -> None:
         while True:
             await asyncio.sleep(interval)
             await asyncio.to_thread(self.reload)
+            polled[0] = True
 
     # ------------------------------------------------------------------ requests
 
@@ -205,6 +242,12 @@ class Core:
             follow_ups=tuple(FollowUp(label=f"/{c.name}", command=f"/{c.name}") for c in list(self.registry)[:10]),
             tone="notice",
         )
+
+
+def _one_line(text: str, limit: int) -> str:
+    """``text`` as one printable log line of at most ``limit`` characters."""
+    text = "".join(c if c.isprintable() else " " for c in text[: limit + 1])
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _as_text(command: Command, options: Mapping[str, OptionValue]) -> str | None:

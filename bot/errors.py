@@ -39,12 +39,38 @@ class Problem:
         return f"{self.path}:{self.line}:{field} {self.message}"
 
 
-class KnowledgeError(CareerbotError):
-    """The knowledge tree is invalid; ``problems`` lists everything found, not just the first."""
+#: A report (:meth:`KnowledgeError.report`) lists at most this many problems, then "... and N more problems".
+REPORT_PROBLEMS = 50
+#: Each line of a report is cut to this many characters, whatever a knowledge file holds.
+REPORT_LINE_CHARS = 400
 
-    def __init__(self, problems: list[Problem]) -> None:
+
+class KnowledgeError(CareerbotError):
+    """The knowledge tree is invalid; ``problems`` lists everything found, not just the first.
+
+    ``complete`` is False when the loader stopped looking after too many problems (see
+    :attr:`bot.loader.Limits.problems`): there are more than ``problems`` lists.
+    """
+
+    def __init__(self, problems: list[Problem], *, complete: bool = True) -> None:
         self.problems = problems
+        self.complete = complete
         super().__init__("\n".join(str(p) for p in problems))
+
+    def report(self, limit: int = REPORT_PROBLEMS) -> str:
+        """The problems as ``FILE:LINE: field: message`` lines, readable whatever the files hold: at most
+        ``limit`` lines of at most :data:`REPORT_LINE_CHARS` characters, then one line counting the rest."""
+        lines = [_clip_line(str(p)) for p in self.problems[:limit]]
+        rest = len(self.problems) - len(lines)
+        if rest > 0 or not self.complete:
+            more = f"{rest}+" if not self.complete else str(rest)
+            lines.append(f"... and {more} more problems" + ("" if self.complete else " (checking stopped there)"))
+        return "\n".join(lines)
+
+
+def _clip_line(text: str) -> str:
+    text = "".join(c if c.isprintable() else "?" for c in text[: REPORT_LINE_CHARS + 1])
+    return text if len(text) <= REPORT_LINE_CHARS else text[: REPORT_LINE_CHARS - 1] + "…"
 
 
 class PostError(CareerbotError):
