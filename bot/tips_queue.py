@@ -1,5 +1,10 @@
 """The scheduler's side of the tip store: due work across tenants. Every change names the row's
 tenant too, or the ids it has just locked; see :mod:`bot.scheduler` for the protocol.
+
+Every write here is safe to repeat after an error whose outcome is unknown (the connection died
+around the commit): marks and settles only change rows still ``claimed``, inserts ignore
+conflicts, renewals only touch this process's own leases. :func:`transient` tells which errors
+are the database being briefly unavailable (retry) rather than a bug.
 """
 
 from __future__ import annotations
@@ -7,14 +12,15 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, func, literal, or_, select, update
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.store import Store, Tenant, posts, subscriptions, tenant_leases, workers
+from bot.store import Store, StoreError, Tenant, posts, subscriptions, tenant_leases, workers
 from bot.tips import Schedule
 from bot.tips_store import (
     OPEN,
@@ -30,6 +36,61 @@ from bot.tips_store import (
 )
 
 log = logging.getLogger("careerbot.tips")
+
+RENEW_CHUNK = 500
+"""Post ids per renewal statement (well under every driver's bind parameter limit)."""
+
+# SQLSTATE classes and codes that mean "try again": connection exceptions (08), insufficient
+# resources (53), operator intervention (57: admin shutdown, crash shutdown, cannot connect now),
+# serialization failures and deadlocks.
+_TRANSIENT_CLASSES = ("08", "53", "57")
+_TRANSIENT_CODES = ("40001", "40P01", "55P03")
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database being briefly unavailable (connection refused, reset or
+    terminated; SQLite's ``database is locked``; a pool or statement timeout; a serialization
+    failure): the operation can be retried as it is. False for anything else (a bug, bad data).
+    An error raised ``from`` such an error (a wrapper naming the store) counts as one too."""
+    seen: set[int] = set()
+    err: BaseException | None = exc
+    while err is not None and id(err) not in seen and len(seen) < 10:
+        seen.add(id(err))
+        if _transient(err):
+            return True
+        err = err.__cause__
+    return False
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, StoreError):  # read-only or full: waits for the operator, then carries on
+        return exc.kind != "damaged"
+    if isinstance(exc, (OSError, TimeoutError, sa_exc.TimeoutError, sa_exc.DisconnectionError)):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        name = str(getattr(exc.orig, "sqlite_errorname", "") or "")
+        if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):  # retrying a damaged file cannot help
+            return False
+        if exc.connection_invalidated or isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+            return True
+        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        if isinstance(code, str) and (code[:2] in _TRANSIENT_CLASSES or code in _TRANSIENT_CODES):
+            return True
+        return isinstance(exc.orig, (OSError, TimeoutError))
+    return False
+
+
+def describe(exc: BaseException) -> str:
+    """One short line for a log: the driver's error and its first line, without the SQL statement
+    and parameters SQLAlchemy appends (a batch's parameters can be thousands of lines)."""
+    inner: BaseException = exc
+    if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
+        inner = exc.orig
+    text = str(inner).strip().splitlines()
+    first = text[0] if text else ""
+    name = type(inner).__name__
+    line = f"{name}: {first}" if first else name
+    return line if len(line) <= 200 else line[:197] + "..."
 
 
 class PostQueue:
@@ -198,21 +259,35 @@ class PostQueue:
                 t.delete().where(t.c.platform == tenant.platform, t.c.tenant == tenant.team, t.c.owner == self.owner)
             )
 
-    async def renew(self, now: datetime, lease: timedelta) -> None:
-        """Heartbeat: extend every lease this process holds (tenants and claimed posts)."""
-        until, stamp = epoch(now + lease), epoch(now)
+    async def renew(
+        self, now: datetime, lease: timedelta, *, tenants: Collection[Tenant] = (), post_ids: Collection[int] = ()
+    ) -> None:
+        """Heartbeat: say this process is alive and extend the leases it really holds: the posting
+        leases of ``tenants`` (those it has a worker for) and the claims on ``post_ids`` (posts
+        being sent, or sent and waiting for their mark to be written). Any other claim this process
+        left behind (a worker that failed, a claim whose reply was lost with the connection) is not
+        renewed: it expires and the next round retakes it."""
+        until = epoch(now + lease)
         await self.register(now)
+        t, p = tenant_leases, posts
+        by_platform: dict[str, list[str]] = {}
+        for tenant in tenants:
+            by_platform.setdefault(tenant.platform, []).append(tenant.team)
+        ids = sorted(set(post_ids))
+        if not by_platform and not ids:
+            return
         async with self.store.begin() as conn:
-            await conn.execute(
-                update(tenant_leases)
-                .where(tenant_leases.c.owner == self.owner, tenant_leases.c.lease_until >= stamp)
-                .values(lease_until=until)
-            )
-            await conn.execute(
-                update(posts)
-                .where(posts.c.owner == self.owner, posts.c.state == "claimed", posts.c.lease_until >= stamp)
-                .values(lease_until=until)
-            )
+            if by_platform:
+                mine = or_(*(and_(t.c.platform == k, t.c.tenant.in_(sorted(v))) for k, v in by_platform.items()))
+                await conn.execute(update(t).where(t.c.owner == self.owner, mine).values(lease_until=until))
+            for start in range(0, len(ids), RENEW_CHUNK):
+                await conn.execute(
+                    update(p)
+                    .where(
+                        p.c.id.in_(ids[start : start + RENEW_CHUNK]), p.c.owner == self.owner, p.c.state == "claimed"
+                    )
+                    .values(lease_until=until)
+                )
 
     async def claim(self, tenant: Tenant, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
         """Claim up to ``limit`` due posts of ``tenant``: pending ones, and claimed ones whose lease
@@ -226,10 +301,15 @@ class PostQueue:
             .order_by(p.c.due_at, p.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
+            # Evaluated once, as a materialized CTE: PostgreSQL may rescan an ``IN (subquery)``, and a
+            # rescan skips the rows this UPDATE just changed and locks the next ones, so a plain
+            # subquery could claim every due post of the tenant, not ``limit``.
+            .cte("claimable")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
         )
         claim = (
             update(p)
-            .where(p.c.platform == tenant.platform, p.c.tenant == tenant.team, p.c.id.in_(ids.scalar_subquery()))
+            .where(p.c.platform == tenant.platform, p.c.tenant == tenant.team, p.c.id.in_(select(ids.c.id)))
             .values(
                 state="claimed",
                 owner=self.owner,
