@@ -41,17 +41,16 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
-def load_core(knowledge: Path | None, services: Any = None) -> Any:
+def load_core(knowledge: Path | None, services: Any = None, rng: Any = None) -> Any:
     """The core on the given (or default) knowledge; a broken tree exits with the validator's report.
     ``services``: the store etc. (:class:`bot.services.Services`), opened only when a command needs it."""
     from bot.core import Core
 
     try:
-        return Core(knowledge, services=services)
+        return Core(knowledge, services=services, rng=rng)
     except KnowledgeError as exc:
         click.echo(f"careerbot: the knowledge is invalid ({len(exc.problems)} problems):", err=True)
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
+        click.echo(exc.report(), err=True)
         raise SystemExit(2) from None
 
 
@@ -73,12 +72,17 @@ def main() -> None:
 @main.command()
 @click.argument("text", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print the neutral reply as JSON.")
+@click.option("--seed", type=int, help="Seed the random choices (/tip, rotation order) for repeatable answers.")
+@click.option("--now", "now_text", help="Pretend it is this moment, ISO 8601 (no offset means UTC), for /tips.")
 @knowledge_option
-def ask(text: tuple[str, ...], as_json: bool, knowledge: Path | None) -> None:
+def ask(text: tuple[str, ...], as_json: bool, seed: int | None, now_text: str | None, knowledge: Path | None) -> None:
     """Answer TEXT (e.g. "/role ehr"). Without TEXT, answer each line of stdin on one output line."""
+    import random
+
     from adapters.console import render_json, render_line, render_text, use_color
 
-    core = load_core(knowledge, console_services())
+    rng = None if seed is None else random.Random(seed)
+    core = load_core(knowledge, console_services(rng=rng, now=parse_now(now_text)), rng=rng)
     with asyncio.Runner() as runner:
         try:
             if text:
@@ -93,12 +97,31 @@ def ask(text: tuple[str, ...], as_json: bool, knowledge: Path | None) -> None:
             runner.run(core.aclose())
 
 
-def console_services() -> Any:
-    """The store, opened on the first /tips command, with the console's poster (it prints)."""
+def console_services(*, rng: Any = None, now: Any = None) -> Any:
+    """The store, opened on the first /tips command, with the console's poster (it prints).
+    ``now``: a fixed moment for the clock (``--now``); ``rng``: seeded randomness (``--seed``)."""
     from adapters.console import ConsolePoster
     from bot.services import Services
 
-    return Services(posters={"console": ConsolePoster()})
+    clock = None
+    if now is not None:
+        from bot.scheduler import FakeClock  # imports the store: only when a moment is given
+
+        clock = FakeClock(now)
+    return Services(posters={"console": ConsolePoster()}, clock=clock, rng=rng)
+
+
+def parse_now(text: str | None) -> Any:
+    """``--now``: an ISO 8601 moment, UTC when it has no offset; None when not given."""
+    from datetime import UTC, datetime
+
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an ISO 8601 time", param_hint="--now") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @main.command()
@@ -140,15 +163,19 @@ def commands_markdown() -> str:
 @main.command()
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
 def validate(directory: Path | None) -> None:
-    """Check a knowledge directory; print every problem as FILE:LINE: field: message."""
+    """Check a knowledge directory; print its problems as FILE:LINE: field: message (the first 50)."""
     from bot.loader import default_knowledge_dir, load
 
+    directory = directory or default_knowledge_dir()
     try:
-        knowledge = load(directory or default_knowledge_dir())
+        knowledge = load(directory)
     except KnowledgeError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem))
-        click.echo(f"{len(exc.problems)} problem(s) found", err=True)
+        click.echo(exc.report())
+        count = f"{len(exc.problems)}" if exc.complete else f"at least {len(exc.problems)}"
+        click.echo(f"{count} problem(s) found", err=True)
+        raise SystemExit(1) from None
+    except Exception as exc:  # load() reports everything as problems; this is the last resort, still one line
+        click.echo(f"{directory}:0: cannot validate ({type(exc).__name__}: {str(exc)[:200]!r})")
         raise SystemExit(1) from None
     click.echo(knowledge.summary())
 
@@ -192,12 +219,13 @@ def db() -> None:
 def upgrade() -> None:
     """Apply the schema migrations (also done at every start-up); never loses rows."""
     from bot import migrations
-    from bot.store import Store, database_url, shown
+    from bot.store import Store, StoreError, database_url, shown
 
     async def go() -> tuple[str | None, str | None]:
         store = await Store.open(migrate=False)
         try:
-            return await migrations.upgrade(store)
+            async with store.failures():
+                return await migrations.upgrade(store)
         finally:
             await store.close()
 
@@ -207,8 +235,12 @@ def upgrade() -> None:
     except ConfigError as exc:
         click.echo(f"careerbot: {exc}", err=True)
         raise SystemExit(2) from None
+    except StoreError as exc:  # read-only, full, damaged, unreachable: the file or server, and the fix
+        click.echo(f"careerbot: {exc.detail}", err=True)
+        raise SystemExit(1) from None
     except Exception as exc:
-        click.echo(f"careerbot: cannot upgrade the database ({type(exc).__name__}: {exc})", err=True)
+        said = (str(exc).strip().splitlines() or [""])[0]
+        click.echo(f"careerbot: cannot upgrade the database ({type(exc).__name__}: {said})", err=True)
         raise SystemExit(1) from None
     state = "already at" if before == after else f"{before or 'empty'} ->"
     click.echo(f"{shown(url)}: {state} {after}")
@@ -235,14 +267,24 @@ def tips_run(now_text: str | None, once: bool, knowledge: Path | None) -> None:
     from adapters.console import ConsolePoster, use_color
     from bot.scheduler import FakeClock, Scheduler, Settings, ShiftedClock, SystemClock
     from bot.services import Services
+    from bot.store import StoreError
+    from bot.tips import EARLIEST, LATEST, schedulable
 
     start = None
     if now_text:
         try:
             start = datetime.fromisoformat(now_text)
         except ValueError:
-            raise click.BadParameter(f"{now_text!r} is not an ISO 8601 time", param_hint="--now") from None
+            click.echo(f"careerbot: --now {now_text!r} is not an ISO 8601 time, e.g. 2025-03-31T09:00+02:00", err=True)
+            raise SystemExit(2) from None
         start = start if start.tzinfo else start.replace(tzinfo=UTC)
+        if not schedulable(start):
+            click.echo(
+                f"careerbot: --now {now_text} is out of range: give a moment from {EARLIEST:%Y-%m-%d} "
+                f"to before {LATEST:%Y-%m-%d} (UTC)",
+                err=True,
+            )
+            raise SystemExit(2)
     clock = FakeClock(start or datetime.now(UTC)) if once else ShiftedClock(start) if start else SystemClock()
     poster = ConsolePoster(color=use_color(sys.stdout))
     core = load_core(knowledge)
@@ -251,11 +293,13 @@ def tips_run(now_text: str | None, once: bool, knowledge: Path | None) -> None:
         services = Services(posters={"console": poster}, clock=clock)
         try:
             store = await services.store()
+            await store.check_writable()  # the scheduler writes: a store that cannot take it fails here, once
             scheduler = Scheduler(
                 store, services.posters, lambda: core.kb, clock=clock, settings=Settings(grace=services.settings.grace)
             )
             if once:
-                report = await scheduler.run_once()
+                async with store.failures():
+                    report = await scheduler.run_once()
                 click.echo(
                     f"careerbot: {report.sent} posted, {report.missed} missed, {report.failed} failed "
                     f"at {clock.now().isoformat()}",
@@ -271,6 +315,9 @@ def tips_run(now_text: str | None, once: bool, knowledge: Path | None) -> None:
     except ConfigError as exc:
         click.echo(f"careerbot: {exc}", err=True)
         raise SystemExit(2) from None
+    except StoreError as exc:  # read-only, full, damaged, unreachable: the file or server, and the fix
+        click.echo(f"careerbot: {exc.detail}", err=True)
+        raise SystemExit(1) from None
     except KeyboardInterrupt:
         pass
 

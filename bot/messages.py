@@ -52,3 +52,33 @@ TIPS_SKIPPED = "No tip on {day}; they carry on the next scheduled day."
 TIPS_ALREADY_SKIPPED = "The tip for {day} in {channel} was already posted or skipped."
 TIPS_PREVIEW_FOOTER = "Preview: the next tip for {channel} ({when})."
 TIPS_PREVIEW_UNSUBSCRIBED = "Preview: {channel} is not subscribed; `/tips subscribe` starts daily tips like this one."
+TIPS_BAD_CHANNEL_MENTION = (
+    "“{value}” is not a channel mention I can read. Pick the channel from the list, or type its name, e.g. `#general`."
+)
+TIPS_EMPTY_CHANNEL = "“{value}” has no channel name. Type it like `#general`."
+TIPS_CHANNEL_TOO_LONG = "“{value}” is not a channel: a channel {what} has at most {limit} characters{where}."
+TIPS_BAD_CHANNEL_NAME = (
+    "“{value}” is not a channel: channel names have only letters, digits, hyphens and underscores, not {chars}."
+)
+TIPS_SECOND_CHANNEL = "“{value}” looks like a second channel, after {channel}. /tips changes one channel at a time."
+TIPS_OPTION_TOO_LONG = "The {option} you gave is too long: {length} characters, at most {limit}."
+TIPS_VALUE_TOO_LONG = "{what} is too long to keep: {length} characters, at most {limit}. Nothing was changed."
+TIPS_BAD_CLOCK = "Daily tips cannot be scheduled from {now}: the clock is outside the years {first} to {last}."
+
+# The store (user-facing: no paths or technical detail; the log has those)
+STORE_READONLY = (
+    "I can't save changes right now: careerbot's storage is read-only. Nothing was changed; "
+    "please tell whoever runs careerbot."
+)
+STORE_FULL = (
+    "I can't save changes right now: careerbot's storage is full. Nothing was changed; "
+    "please tell whoever runs careerbot."
+)
+STORE_DAMAGED = (
+    "Daily tips are unavailable: careerbot's saved data is damaged and needs repair. Nothing was changed; "
+    "please tell whoever runs careerbot."
+)
+STORE_UNAVAILABLE = (
+    "Daily tips are unavailable right now: careerbot can't reach its storage. Nothing was changed; "
+    "please try again later, or tell whoever runs careerbot."
+)

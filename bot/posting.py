@@ -7,12 +7,23 @@ prints (``adapters/console.py``); Slack's uses ``chat.postMessage`` (``adapters/
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot import messages
 from bot.reply import Reply
+from bot.safety import one_line
 
 _MENTION = re.compile(r"^<#(?P<id>[A-Za-z0-9]+)(?:\|(?P<name>[^>]*))?>$")
+_SLACK_ID = re.compile(r"[CGD][A-Z0-9]{6,20}")
+_SNOWFLAKE = re.compile(r"\d{15,21}")
+
+CHANNEL_ID_MAX = 64
+"""The longest channel id careerbot accepts (and stores: ``tip_subscriptions.channel``)."""
+CHANNEL_NAME_MAX = {"slack": 80, "discord": 100}
+"""The longest channel name each platform allows; others (the console) get the longest of them."""
+PLATFORM_LABEL = {"slack": "Slack", "discord": "Discord"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +44,64 @@ def parse_channel(text: str) -> Channel:
 
 
 def looks_like_channel(text: str) -> bool:
+    """True for what can only be meant as a channel: a mention, ``#name``, a Slack id or a Discord
+    snowflake (used to place positional words; :func:`channel_problem` says whether it is valid)."""
     text = text.strip()
     return bool(
         _MENTION.fullmatch(text)
-        or re.fullmatch(r"#[\w-]{1,80}", text)
-        or re.fullmatch(r"[CGD][A-Z0-9]{6,}", text)  # a Slack channel id
-        or re.fullmatch(r"\d{15,21}", text)  # a Discord snowflake
+        or re.fullmatch(r"#[\w-]{1,100}", text)
+        or _SLACK_ID.fullmatch(text)
+        or _SNOWFLAKE.fullmatch(text)
     )
+
+
+def is_channel_word(word: str) -> bool:
+    """A word typed as a channel reference (``#...`` or ``<#...``): it is a channel or an error,
+    never a topic or anything else."""
+    return word.startswith(("#", "<#"))
+
+
+def channel_problem(text: str, platform: str = "") -> str | None:
+    """Why ``text`` cannot name a channel on ``platform``, in words for the admin who typed it; None
+    when it can. Accepted: a mention (``<#C123|general>``, ``<#123456>``), ``#name`` or a bare name,
+    a Slack channel id or a Discord snowflake. A name is letters, digits, hyphens and underscores
+    (any script, either case: the platform matches it), at most 80 characters on Slack and 100 on
+    Discord; on Discord symbols such as emoji too. Whether the channel exists and the bot may post
+    there is the platform's answer (:meth:`Poster.check_channel`), asked only after this."""
+    raw = text.strip()
+    shown = one_line(raw, 40)
+    if raw.startswith("<#") or (raw.startswith("<") and raw.endswith(">")):
+        found = _MENTION.fullmatch(raw)
+        if found is None:
+            return messages.TIPS_BAD_CHANNEL_MENTION.format(value=shown)
+        if len(found["id"]) > CHANNEL_ID_MAX:
+            return messages.TIPS_CHANNEL_TOO_LONG.format(value=shown, what="id", limit=CHANNEL_ID_MAX, where="")
+        name = found["name"]
+        return _name_problem(name, raw, platform) if name else None
+    if _SLACK_ID.fullmatch(raw) or _SNOWFLAKE.fullmatch(raw):
+        return None
+    return _name_problem(raw.removeprefix("#"), raw, platform)
+
+
+def _name_problem(name: str, raw: str, platform: str) -> str | None:
+    shown = one_line(raw, 40)
+    if not name:
+        return messages.TIPS_EMPTY_CHANNEL.format(value=shown)
+    limit = CHANNEL_NAME_MAX.get(platform, max(CHANNEL_NAME_MAX.values()))
+    if len(name) > limit:
+        where = f" on {PLATFORM_LABEL[platform]}" if platform in PLATFORM_LABEL else ""
+        return messages.TIPS_CHANNEL_TOO_LONG.format(value=shown, what="name", limit=limit, where=where)
+    bad = [ch for ch in dict.fromkeys(name) if not _name_char(ch, platform)]
+    if bad:
+        chars = ", ".join(f"“{ch}”" if ch.isprintable() and not ch.isspace() else "a space" for ch in bad[:3])
+        return messages.TIPS_BAD_CHANNEL_NAME.format(value=shown, chars=one_line(chars, 40))
+    return None
+
+
+def _name_char(ch: str, platform: str) -> bool:
+    if ch.isalnum() or ch in "-_":
+        return True
+    return platform != "slack" and unicodedata.category(ch) == "So"  # Discord names may carry emoji
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -119,7 +119,10 @@ class Services:
         clock: Clock | None = None,
         rng: random.Random | None = None,
         settings: TipsSettings | None = None,
+        store: Store | None = None,
     ) -> None:
+        """``store``: one already open (closed by :meth:`aclose`); otherwise ``url`` (or the
+        environment) names the one opened on first use."""
         self.url = url
         self.schema = schema
         self.environ = os.environ if environ is None else environ
@@ -127,7 +130,7 @@ class Services:
         self.clock = clock
         self.rng = rng or random.Random()
         self._settings = settings
-        self._store: Store | None = None
+        self._store: Store | None = store
         self._tips: TipsService | None = None
         self._lock: asyncio.Lock | None = None
 

@@ -50,6 +50,10 @@ _DAY_ALIASES = (
 _TIME = re.compile(r"^(?P<h>\d{1,2})(?:[:.h](?P<m>\d{2}))?\s*(?P<ampm>am|pm)?$")
 _TIME_COMPACT = re.compile(r"^(?P<h>\d{2})(?P<m>\d{2})$")
 MASK64 = (1 << 64) - 1
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+"""Moments the schedule works with: from the Unix epoch (times are stored as seconds since it) to a
+year before the last date Python has, which leaves room for the days ahead a schedule looks at."""
 
 
 # ---------------------------------------------------------------------------- parsing
@@ -142,6 +146,19 @@ def looks_like_days(text: str) -> bool:
 
 
 # ---------------------------------------------------------------------------- when
+
+
+def schedulable(moment: datetime) -> bool:
+    """True when ``moment`` (timezone-aware) lies in [:data:`EARLIEST`, :data:`LATEST`)."""
+    return EARLIEST <= moment < LATEST
+
+
+def check_clock(moment: datetime) -> None:
+    """A :class:`CommandError` when the clock reads a moment no schedule can be computed from."""
+    if not schedulable(moment):
+        raise CommandError(
+            messages.TIPS_BAD_CLOCK.format(now=moment.isoformat(), first=EARLIEST.year, last=LATEST.year - 1)
+        )
 
 
 @lru_cache(maxsize=512)

@@ -7,11 +7,16 @@ timezone:Europe/Berlin`` or positionally ``/tips subscribe #general 09:00 Europe
 Discord they are the command's options.
 
 Changing subscriptions is for admins; ``list`` and ``preview`` are for everyone. Every input is
-checked before anything is written, so a bad time, zone, days, topic or channel changes nothing.
+checked before anything is written, so a bad time, zone, days, topic or channel changes nothing. A
+word typed as a channel (``#...``, ``<#...>``) is a channel or an error, never a topic; every value
+kept is checked against its column's length here, so both databases refuse the same values alike.
+When the store itself fails (read-only, full, damaged, unreachable) people are told so in plain
+words and the log gets the file and the fix.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import zlib
 from collections import Counter
@@ -26,13 +31,14 @@ from bot.commands import Context, Invocation, Option
 from bot.errors import CommandError
 from bot.handlers import REGISTRY, TIP_TAG_KINDS, tip_card
 from bot.posting import _MENTION as CHANNEL_MENTION
-from bot.posting import looks_like_channel
+from bot.posting import Channel, channel_problem, is_channel_word, looks_like_channel
 from bot.reply import Field, FollowUp, Reply, Section
 from bot.safety import one_line
 from bot.schema import Kind
 from bot.tips import (
     WEEKDAYS,
     Schedule,
+    check_clock,
     choose_tip,
     looks_like_days,
     looks_like_time,
@@ -48,9 +54,27 @@ if TYPE_CHECKING:
     from bot.tips_store import Subscription, TenantTips
 
 
+log = logging.getLogger("careerbot.tips")
+
 ACTIONS = ("subscribe", "unsubscribe", "list", "preview", "skip")
 CHANGES = frozenset({"subscribe", "unsubscribe", "skip"})
 DEFAULT_TIME = (9, 0)
+CHANNEL_TEXT_MAX = 170
+"""Longer than any valid channel reference (``<#`` + a 64-character id + ``|`` + a 100-character
+name + ``>``), so a value cut to this length can never turn into a different, valid channel."""
+LIMITS = {"channel": CHANNEL_TEXT_MAX, "time": 20, "timezone": 64, "days": 60, "topic": 100}
+"""The longest value each option takes; a longer one is refused, never cut."""
+LABELS = {"channel": "channel", "time": "time", "timezone": "time zone", "days": "days", "topic": "topic"}
+STORED = {
+    "platform": "The platform's name",
+    "tenant": "This workspace's id",
+    "channel": "The channel id",
+    "channel_name": "The channel name",
+    "timezone": "The time zone",
+    "topic": "The topic",
+    "created_by": "Your user id",
+}
+"""What each ``tip_subscriptions`` text column holds, for a refusal naming it."""
 SHAPES: dict[str, Callable[[str], bool]] = {
     "channel": looks_like_channel,
     "time": looks_like_time,
@@ -94,6 +118,98 @@ def arrange(values: dict[str, str | None], named: AbstractSet[str] = frozenset()
             raise CommandError(messages.TIPS_UNCLEAR.format(value=one_line(value, 40)))
         out[target] = value
     return out
+
+
+def check_channel_words(values: dict[str, str | None], platform: str) -> None:
+    """Every word typed as a channel (``#dev.team``, ``<#C1``) must be a valid channel reference,
+    wherever it was given. Checked before the words are placed, so a malformed channel can never be
+    taken for a topic (or anything else)."""
+    for value in values.values():
+        for word in (value or "").split():
+            problem = channel_problem(word, platform) if is_channel_word(word) else None
+            if problem:
+                raise CommandError(problem)
+
+
+def check_channel(value: str | None, platform: str) -> None:
+    """The channel option, once placed, must be a channel reference whatever its form (``general``,
+    ``C0123ABCD``, ``#general``, a mention)."""
+    problem = channel_problem(value, platform) if value is not None else None
+    if problem:
+        raise CommandError(problem)
+
+
+def place_channel_words(values: dict[str, str | None], named: AbstractSet[str]) -> dict[str, str | None]:
+    """Positional words are placed by their shape (:func:`arrange`), and a channel word is a channel
+    wherever it was typed, also among the words of a topic left over at the end. It goes to the
+    channel slot when that is free; a second channel is an error (it would otherwise be taken as,
+    or fuzzy-matched to, a topic while the wrong channel's subscription changed)."""
+    topic = values.get("topic")
+    words = topic.split() if topic is not None and "topic" not in named else []
+    channels = [word for word in words if is_channel_word(word)]
+    if channels:
+        values = values | {"topic": " ".join(w for w in words if not is_channel_word(w)) or None}
+    out = arrange(values, named)
+    for word in channels:
+        if out["channel"] is None:
+            out["channel"] = word
+        else:
+            raise CommandError(_second_channel(word, out["channel"]))
+    stray = (
+        out["topic"] if out["topic"] is not None and "topic" not in named and is_channel_word(out["topic"]) else None
+    )
+    if stray is not None:  # a second channel that arrange found no other place for
+        raise CommandError(_second_channel(stray, out["channel"] or ""))
+    return out
+
+
+def _second_channel(word: str, first: str) -> str:
+    return messages.TIPS_SECOND_CHANNEL.format(value=one_line(word, 40), channel=one_line(first, 40))
+
+
+def check_lengths(values: dict[str, str | None]) -> None:
+    """Values longer than their option takes are refused (not cut, which could change their meaning)."""
+    for name, value in values.items():
+        limit = LIMITS.get(name)
+        if value is not None and limit is not None and len(value) > limit:
+            raise CommandError(
+                messages.TIPS_OPTION_TOO_LONG.format(option=LABELS[name], length=len(value), limit=limit)
+            )
+
+
+def check_storable(invocation: Invocation, target: Channel, timezone: str, topic: str | None) -> None:
+    """Every text a subscription keeps must fit its column (``bot.store.subscriptions``), checked here
+    before the write rather than left to the database: PostgreSQL would fail on ``varchar(64)`` and
+    SQLite would keep anything, so the two must agree by checking first."""
+    from bot.store import subscriptions, too_long
+
+    found = too_long(
+        subscriptions,
+        {
+            "platform": invocation.platform,
+            "tenant": invocation.tenant,
+            "channel": target.id,
+            "channel_name": target.name,
+            "timezone": timezone,
+            "topic": topic,
+            "created_by": invocation.user,
+        },
+    )
+    if found is not None:
+        column, length, limit = found
+        what = STORED[column]
+        if column in ("channel", "channel_name"):
+            label = "name" if target.id == target.name or column == "channel_name" else "id"
+            what = f"The channel {label} “{one_line(_where(target.name) if label == 'name' else target.id, 40)}”"
+        raise CommandError(messages.TIPS_VALUE_TOO_LONG.format(what=what, length=length, limit=limit))
+
+
+def raw_option(invocation: Invocation, name: str, given: str | None) -> str | None:
+    """An option as given, before the generic cut to its declared length (see :data:`LIMITS`)."""
+    value = invocation.options.get(name)
+    if isinstance(value, str):
+        return value.strip() or None
+    return given
 
 
 def resolve_topic(kb: KnowledgeBase, text: str) -> str:
@@ -145,11 +261,26 @@ def tip_post(kb: KnowledgeBase, tip_id: str, topic: str | None) -> Reply:
     "tips",
     "Daily tip posts for a channel: subscribe, unsubscribe, list, preview, skip (tomorrow)",
     Option(name="action", description="subscribe, unsubscribe, list (default), preview or skip", choices=ACTIONS),
-    Option(name="channel", description="The channel, e.g. #general (default: this one)", max_length=100),
-    Option(name="time", description="Local time to post, HH:MM on a 24-hour clock (default 09:00)", max_length=20),
-    Option(name="timezone", description="IANA time zone, e.g. Europe/Berlin (default: the workspace's or UTC)"),
-    Option(name="days", description="weekdays (default), daily, weekends, or e.g. mon,wed,fri", max_length=60),
-    Option(name="topic", description="Only tips about this, e.g. fhir, imaging, interviews", entity=TIP_TAG_KINDS),
+    Option(name="channel", description="The channel, e.g. #general (default: this one)", max_length=LIMITS["channel"]),
+    Option(
+        name="time",
+        description="Local time to post, HH:MM on a 24-hour clock (default 09:00)",
+        max_length=LIMITS["time"],
+    ),
+    Option(
+        name="timezone",
+        description="IANA time zone, e.g. Europe/Berlin (default: the workspace's or UTC)",
+        max_length=LIMITS["timezone"],
+    ),
+    Option(
+        name="days", description="weekdays (default), daily, weekends, or e.g. mon,wed,fri", max_length=LIMITS["days"]
+    ),
+    Option(
+        name="topic",
+        description="Only tips about this, e.g. fhir, imaging, interviews",
+        entity=TIP_TAG_KINDS,
+        max_length=LIMITS["topic"],
+    ),
     examples=(
         "/tips",
         "/tips preview",
@@ -175,17 +306,40 @@ async def tips(
         )
     if ctx.services is None:
         return Reply(title=messages.TIPS_UNAVAILABLE_TITLE, summary=messages.TIPS_UNAVAILABLE, tone="notice")
-    service = await ctx.services.tips()
+    invocation = ctx.invocation
+    given = {"channel": channel, "time": time, "timezone": timezone, "days": days, "topic": topic}
+    given = {name: raw_option(invocation, name, value) for name, value in given.items()}
+    try:
+        service = await ctx.services.tips()
+        async with service.store.failures():
+            return await _act(ctx, service, verb, given)
+    except CommandError:
+        raise
+    except Exception as exc:
+        from bot.store import StoreError
+
+        if not isinstance(exc, StoreError):
+            raise
+        log.error("the store failed: %s", exc.detail)  # for the operator: the file or server, and the fix
+        raise CommandError(exc.reason) from None
+
+
+async def _act(ctx: Context, service: TipsService, verb: str, given: dict[str, str | None]) -> Reply:
     invocation = ctx.invocation
     if verb in CHANGES and not service.is_admin(invocation):
         raise CommandError(messages.TIPS_ADMINS_ONLY)
+    check_channel_words(given, invocation.platform)
     from bot.store import Tenant
 
     store = service.tenant(Tenant(invocation.platform, invocation.tenant))
     if verb == "subscribe":
-        given = {"channel": channel, "time": time, "timezone": timezone, "days": days, "topic": topic}
-        values = arrange(given, named_in(invocation.text))
+        values = place_channel_words(given, named_in(invocation.text))
+        check_lengths(values)
+        check_channel(values["channel"], invocation.platform)
         return await _subscribe(ctx, service, store, values)
+    channel = given["channel"]
+    check_lengths({"channel": channel})
+    check_channel(channel, invocation.platform)
     if verb == "list":
         return await _list(ctx, service, store)
     if verb == "unsubscribe":
@@ -199,14 +353,17 @@ async def tips(
 
 async def _subscribe(ctx: Context, service: TipsService, store: TenantTips, values: dict[str, str | None]) -> Reply:
     invocation = ctx.invocation
+    now = service.clock.now()
+    check_clock(now)
     hour, minute = parse_time(values["time"]) if values["time"] else DEFAULT_TIME
     zone = parse_zone(values["timezone"]) if values["timezone"] else await service.default_timezone(invocation)
     mask = parse_days(values["days"]) if values["days"] else WEEKDAYS
     tag = resolve_topic(ctx.kb, values["topic"]) if values["topic"] else None
     target = await service.check_channel(invocation, values["channel"] or invocation.channel)
+    check_storable(invocation, target, zone, tag)
     schedule = Schedule(hour, minute, zone, mask)
     sub, created = await store.subscribe(
-        target, schedule, tag, user=invocation.user, now=service.clock.now(), seed=service.rng.getrandbits(62)
+        target, schedule, tag, user=invocation.user, now=now, seed=service.rng.getrandbits(62)
     )
     where = _where(target.name)
     title = messages.TIPS_SUBSCRIBED_TITLE if created else messages.TIPS_UPDATED_TITLE

@@ -4,13 +4,16 @@ refused or invalid command changes nothing."""
 from __future__ import annotations
 
 import random
+import zlib
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from bot import messages
 from bot.core import Core
 from bot.loader import default_knowledge_dir
+from bot.posting import Channel, parse_channel
 from bot.store import metadata
 from tests.tips.conftest import TipsBot, at
 
@@ -178,3 +181,142 @@ async def test_a_channel_the_bot_lost_can_still_be_unsubscribed(tips_bot: TipsBo
     assert not any("C9" in text for text in (await tips_bot.ask("/tips list")).strings())
     assert (await tips_bot.ask("/tips unsubscribe #C9", admin=True)).tone == "error"  # now gone: the check stands
     assert (await tips_bot.ask("/tips unsubscribe #C404", admin=True)).title == "#C404 gets no daily tips"
+
+
+# ------------------------------------------------------------------ issue 8: channels and lengths
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("/tips subscribe #dev.team 10:00 UTC", "“#dev.team” is not a channel: channel names have only letters"),
+        ("/tips subscribe #ops/alerts 10:00 UTC", "not “/”"),
+        ("/tips subscribe #team+imaging 10:00 UTC", "not “+”"),
+        ("/tips subscribe 10:00 UTC #dev.team", "“#dev.team” is not a channel"),
+        ("/tips subscribe 10:00 UTC weekdays mobile #dev.team", "“#dev.team” is not a channel"),
+        ("/tips subscribe channel:#dev.team time:10:00", "“#dev.team” is not a channel"),
+        ("/tips subscribe channel:dev.team", "“dev.team” is not a channel"),
+        ("/tips subscribe topic:#dev.team", "“#dev.team” is not a channel"),
+        ("/tips subscribe # 10:00", "“#” has no channel name"),
+        ("/tips subscribe <#C2 10:00", "#C2” is not a channel mention"),  # echoed inert: <\u200b#C2
+        ("/tips subscribe <#C2|dev-team 10:00", "is not a channel mention"),
+        ("/tips subscribe #" + "a" * 81, "a channel name has at most 80 characters on Slack"),
+        ("/tips subscribe #C2 #C3", "“#C3” looks like a second channel, after #C2"),
+        ("/tips subscribe #C2 10:00 UTC daily mobile #C3", "“#C3” looks like a second channel"),
+        ("/tips unsubscribe #dev.team", "“#dev.team” is not a channel"),
+        ("/tips skip #ops/alerts", "“#ops/alerts” is not a channel"),
+        ("/tips preview #team+imaging", "“#team+imaging” is not a channel"),
+    ],
+)
+async def test_a_word_typed_as_a_channel_is_a_channel_or_an_error(tips_bot: TipsBot, text: str, says: str) -> None:
+    """Issue 8.13: `#dev.team` used to be taken as a topic, fuzzy-matched to "Mobile development", and
+    the current channel's subscription changed. A channel word is a channel or an error, nothing else."""
+    await tips_bot.ask("/tips subscribe time:07:00", admin=True)
+    before = await snapshot(tips_bot)
+    reply = await tips_bot.ask(text, admin=True)
+    assert reply.tone == "error" and says in reply.summary, reply.summary
+    assert "Mobile development" not in " ".join(reply.strings())
+    assert await snapshot(tips_bot) == before
+
+
+@pytest.mark.parametrize(
+    ("platform", "name", "says"),
+    [
+        ("slack", "a" * 81, "at most 80 characters on Slack"),
+        ("discord", "a" * 101, "at most 100 characters on Discord"),
+        ("discord", "dev.team", "not “.”"),
+        ("slack", "☕-coffee", "not “☕”"),  # Slack names have no emoji
+    ],
+)
+async def test_channel_names_follow_each_platforms_rules(
+    tips_bot: TipsBot, platform: str, name: str, says: str
+) -> None:
+    before = await snapshot(tips_bot)
+    reply = await tips_bot.ask(f"/tips subscribe #{name}", admin=True, platform=platform)
+    assert reply.tone == "error" and says in reply.summary, reply.summary
+    assert await snapshot(tips_bot) == before
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("/tips subscribe <#C2|dev-team> 10:00", "Daily tips on for #dev-team"),
+        ("/tips subscribe <#123456789012345678> 10:00", "Daily tips on for #123456789012345678"),
+        ("/tips subscribe #dev_team-2 10:00", "Daily tips on for #dev_team-2"),
+        ("/tips subscribe #général 10:00", "Daily tips on for #général"),
+        ("/tips subscribe C0123ABCD 10:00", "Daily tips on for #C0123ABCD"),
+        ("/tips subscribe channel:general 10:00", "Daily tips on for #general"),
+        ("/tips subscribe #" + "a" * 64, "Daily tips on for #" + "a" * 64),
+        ("/tips subscribe 10:00 UTC weekdays mobile #C2", "Daily tips on for #C2"),  # placed by its shape
+        ("/tips subscribe #C2 10:00 UTC daily mobile development", "Daily tips on for #C2"),
+    ],
+)
+async def test_valid_channel_forms_are_accepted(tips_bot: TipsBot, text: str, title: str) -> None:
+    reply = await tips_bot.ask(text, admin=True)
+    assert reply.title == title, reply.summary
+
+
+async def test_a_long_name_is_kept_when_the_platform_gives_an_id(tips_bot: TipsBot) -> None:
+    """80 characters is a valid Slack name; the store keeps Slack's id (short) and the whole name."""
+
+    async def resolve(tenant: str, channel: str) -> Channel:
+        name = parse_channel(channel).name
+        return Channel(f"C{zlib.crc32(name.encode()):08X}", name)
+
+    tips_bot.poster.check_channel = resolve  # type: ignore[method-assign]
+    name = "a" * 80
+    reply = await tips_bot.ask(f"/tips subscribe #{name} 10:00", admin=True)
+    assert reply.title == f"Daily tips on for #{name}", reply.summary
+    assert f"#{name}" in (await tips_bot.ask("/tips list")).sections[0].text
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "says"),
+    [
+        # the console and any platform without a lookup keep the name as the id: varchar(64)
+        ("/tips subscribe #" + "a" * 65, {}, "The channel name “#aaaa"),
+        ("/tips subscribe #" + "b" * 100, {"platform": "discord"}, "100 characters, at most 64"),
+        ("/tips subscribe", {"tenant": "T" * 65}, "This workspace's id is too long to keep: 65 characters, at most 64"),
+        ("/tips subscribe", {"user": "U" * 65}, "Your user id is too long to keep: 65 characters, at most 64"),
+        (
+            "/tips subscribe",
+            {"platform": "p" * 17},
+            "The platform's name is too long to keep: 17 characters, at most 16",
+        ),
+        ("/tips subscribe", {"channel": "C" * 65}, "The channel name “#CCCC"),
+        ("/tips subscribe time:" + "9" * 21, {}, "The time you gave is too long: 21 characters, at most 20"),
+        ("/tips subscribe days:" + "mon," * 16, {}, "The days you gave is too long: 64 characters, at most 60"),
+        ("/tips subscribe topic:" + "x" * 101, {}, "The topic you gave is too long: 101 characters, at most 100"),
+        ("/tips subscribe timezone:Europe/" + "B" * 60, {}, "The time zone you gave is too long"),
+    ],
+)
+async def test_values_longer_than_their_columns_are_refused_the_same_on_both_stores(
+    tips_bot: TipsBot, text: str, where: dict[str, str], says: str
+) -> None:
+    """Issue 8.14: a 65-100 character channel name failed on PostgreSQL's varchar(64) with "Something
+    went wrong" and was kept by SQLite. Lengths are checked in the core, before anything is written."""
+    before = await snapshot(tips_bot)
+    reply = await tips_bot.ask(text, admin=True, **where)
+    assert reply.tone == "error" and says in reply.summary, reply.summary
+    assert reply.title != messages.INTERNAL_ERROR_TITLE
+    assert await snapshot(tips_bot) == before
+
+
+async def test_a_channel_name_longer_than_its_column_from_the_platform_is_refused(tips_bot: TipsBot) -> None:
+    async def resolve(tenant: str, channel: str) -> Channel:
+        return Channel("C2", "n" * 101)
+
+    tips_bot.poster.check_channel = resolve  # type: ignore[method-assign]
+    before = await snapshot(tips_bot)
+    reply = await tips_bot.ask("/tips subscribe #C2", admin=True)
+    assert reply.tone == "error" and "101 characters, at most 100" in reply.summary
+    assert await snapshot(tips_bot) == before
+
+
+async def test_a_clock_outside_the_schedulable_years_is_an_error(tips_bot: TipsBot) -> None:
+    await tips_bot.ask("/tips subscribe time:07:00", admin=True)
+    before = await snapshot(tips_bot)
+    tips_bot.clock.set(at("9999-12-31T23:59"))
+    reply = await tips_bot.ask("/tips subscribe time:08:00", admin=True)
+    assert reply.tone == "error" and "outside the years 1970 to 9998" in reply.summary
+    assert await snapshot(tips_bot) == before
