@@ -186,12 +186,13 @@ def parse_pick(action_id: str) -> tuple[str, str] | None:
     return parts[1], parts[2]
 
 
+_MORE = re.compile(rf"{MORE_ID}_([1-9][0-9]{{0,3}})")
+
+
 def parse_more(action_id: str) -> int | None:
-    """The page a "More" button asks for, else None."""
-    prefix = f"{MORE_ID}_"
-    if not action_id.startswith(prefix) or not action_id[len(prefix) :].isdigit():
-        return None
-    return int(action_id[len(prefix) :])
+    """The page a "More" button asks for (ASCII digits, at most 9999), else None."""
+    found = _MORE.fullmatch(action_id)
+    return int(found.group(1)) if found else None
 
 
 # ---------------------------------------------------------------------------- rendering

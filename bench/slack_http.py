@@ -1,6 +1,7 @@
 """Benchmark: careerbot's Slack HTTP mode against a bare slack-bolt AsyncApp that only acks.
 
     python -m bench.slack_http [--requests 2000] [--concurrency 50] [--rounds 3]
+    python -m bench.slack_http --in-flight 200 [--requests 4000] [--core-ms 5] [--no-cache]
 
 careerbot answers a slash command in the ack itself when the core is quick, with Bolt's
 ``process_before_response=True`` (no 10 ms ack polling) and a cache of rendered deterministic answers;
@@ -12,6 +13,13 @@ Each server runs in its own process on 127.0.0.1 (so is the fake Slack Web API t
 at a time, and times each one from send to Slack's 200 (the ack). For careerbot it also waits until
 every answer has reached the fake. Prints throughput and p50/p99 latency for both and the ratio.
 Target: careerbot >= 0.8x the bare app's throughput, p99 <= 100 ms at 50 concurrent requests.
+
+``--in-flight N`` measures careerbot alone with N requests in flight at all times, as the acks Slack
+sees: p50/p99/max from send to the 200, how many exceeded Slack's 3 s, and where every answer went
+(in the ack, through the ``response_url`` later, or a "busy, try again" ack), then how long until
+every answer reached the fake. ``--core-ms`` makes every answer the core computes burn that much
+CPU first (a heavier knowledge base or a slower machine); with ``--no-cache`` every request asks the
+core. This mode only prints.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import itertools
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
@@ -47,7 +56,7 @@ P99_TARGET_MS = 100.0
 # ---------------------------------------------------------------------------- servers (subprocesses)
 
 
-async def serve(kind: str, api_url: str, cache: bool = True) -> None:
+async def serve(kind: str, api_url: str, cache: bool = True, core_ms: float = 0.0) -> None:
     """Run one server and print its port; serve until stdin closes."""
     import logging
 
@@ -64,6 +73,8 @@ async def serve(kind: str, api_url: str, cache: bool = True) -> None:
         from bot.core import Core
 
         settings = load_settings(slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=api_url)
+        if core_ms:
+            burn_cpu_in_the_core(core_ms / 1000)
         platform = SlackPlatform(Core(), settings, port=0, host="127.0.0.1")
         if not cache:
             platform.adapter.cache.size = 0
@@ -93,14 +104,30 @@ async def serve(kind: str, api_url: str, cache: bool = True) -> None:
         await platform.close()
 
 
+def burn_cpu_in_the_core(seconds: float) -> None:
+    """Every answer the core computes first spins the CPU for ``seconds`` (holding the event loop)."""
+    from bot.core import Core
+
+    answer = Core.answer
+
+    async def slow(self: Core, invocation: Any) -> Any:
+        until = time.perf_counter() + seconds
+        while time.perf_counter() < until:
+            pass
+        return await answer(self, invocation)
+
+    Core.answer = slow  # type: ignore[method-assign]
+
+
 @dataclass
 class Server:
     process: asyncio.subprocess.Process
     port: int
 
     @classmethod
-    async def start(cls, kind: str, api_url: str = "", cache: bool = True) -> Server:
+    async def start(cls, kind: str, api_url: str = "", cache: bool = True, core_ms: float = 0.0) -> Server:
         argv = ["-m", "bench.slack_http", "--serve", kind, "--api-url", api_url, *([] if cache else ["--no-cache"])]
+        argv += ["--core-ms", str(core_ms)]
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             *argv,
@@ -219,6 +246,87 @@ async def measure(
         await server.stop()
 
 
+# ---------------------------------------------------------------------------- N in flight
+
+
+@dataclass
+class InFlight:
+    seconds: float
+    acks: list[float]  # seconds from send to Slack's 200, per request
+    inline: int  # answered in the ack itself
+    busy: int  # acked with "busy, try again"
+    later: int  # answers that reached the response_url
+    delivered_after: float  # seconds from the first request until the last answer arrived
+
+    def ms(self, p: float) -> float:
+        ordered = sorted(self.acks)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+
+
+async def in_flight(
+    http: aiohttp.ClientSession, port: int, fake_port: int, requests: int, width: int, first: int
+) -> InFlight:
+    """``requests`` signed slash commands, ``width`` in flight at all times; numbering starts at ``first``."""
+    url = f"http://127.0.0.1:{port}/slack/events"
+    numbers = itertools.count(first)
+    acks: list[float] = []
+    inline = busy = 0
+    before = await answered(http, fake_port)
+
+    async def worker() -> None:
+        nonlocal inline, busy
+        while (n := next(numbers)) < first + requests:
+            command, text = COMMANDS[n % len(COMMANDS)]
+            body = command_body(command, text, f"http://127.0.0.1:{fake_port}/response/f{n}")
+            sent = time.perf_counter()
+            async with http.post(url, data=body, headers=signed(body)) as resp:
+                data = await resp.read()
+                if resp.status != 200:
+                    raise RuntimeError(f"HTTP {resp.status} from port {port}")
+            acks.append(time.perf_counter() - sent)
+            inline += b'"blocks"' in data
+            busy += b"busy" in data and b'"blocks"' not in data
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(width)))
+    seconds = time.perf_counter() - started
+    expected = requests - inline - busy  # answers owed through the response_url
+    while (later := await answered(http, fake_port) - before) < expected and time.perf_counter() - started < 600:
+        await asyncio.sleep(0.05)
+    return InFlight(seconds, acks, inline, busy, later, time.perf_counter() - started)
+
+
+async def main_in_flight(requests: int, width: int, rounds: int, cache: bool, core_ms: float) -> int:
+    fake = await Server.start("fake")
+    try:
+        server = await Server.start("ours", f"http://127.0.0.1:{fake.port}/api/", cache, core_ms)
+        try:
+            connector = aiohttp.TCPConnector(limit=width)
+            async with aiohttp.ClientSession(connector=connector) as http:
+                await in_flight(http, server.port, fake.port, max(200, width), width, 0)  # warm up
+                results = []
+                for round_ in range(1, rounds + 1):
+                    results.append(await in_flight(http, server.port, fake.port, requests, width, round_ * requests))
+        finally:
+            await server.stop()
+    finally:
+        await fake.stop()
+    print(
+        f"Slack HTTP mode, {width} requests in flight: {requests} signed slash commands per round, {rounds} round(s)"
+        f"{'' if cache else ', answer cache off'}{f', core +{core_ms:g} ms CPU per answer' if core_ms else ''}"
+    )
+    print(f"{'round':<6} {'req/s':>7} {'ack p50':>8} {'p99':>7} {'max':>7} {'>3s':>4}  answers delivered")
+    for n, r in enumerate(results, 1):
+        late = sum(a > 3.0 for a in r.acks)
+        delivered = r.inline + r.later
+        print(
+            f"{n:<6} {len(r.acks) / r.seconds:>7.0f} {r.ms(50):>6.1f}ms {r.ms(99):>5.0f}ms {max(r.acks) * 1000:>5.0f}ms"
+            f" {late:>4}  {delivered}/{requests} ({r.inline} in the ack, {r.later} via response_url,"
+            f" {r.busy} told busy), all within {r.delivered_after:.2f}s"
+        )
+    return 0
+
+
 async def main(requests: int, concurrency: int, rounds: int, cache: bool) -> int:
     fake = await Server.start("fake")
     results: dict[str, list[Result]] = {"bare": [], "ours": [], "bare-pbr": []}
@@ -260,12 +368,21 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, help="Rounds (default 3; 1 with --in-flight).")
     parser.add_argument("--no-cache", action="store_true", help="Turn careerbot's answer cache off (cold path).")
+    parser.add_argument(
+        "--in-flight", type=int, metavar="N", help="Measure careerbot alone with N requests in flight (acks, answers)."
+    )
+    parser.add_argument(
+        "--core-ms", type=float, default=0.0, metavar="MS", help="CPU each core answer burns first (--in-flight)."
+    )
     parser.add_argument("--serve", choices=["fake", "ours", "bare", "bare-pbr"], help=argparse.SUPPRESS)
     parser.add_argument("--api-url", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        asyncio.run(serve(args.serve, args.api_url, cache=not args.no_cache))
+        asyncio.run(serve(args.serve, args.api_url, cache=not args.no_cache, core_ms=args.core_ms))
+    elif args.in_flight:
+        rounds = args.rounds or 1
+        sys.exit(asyncio.run(main_in_flight(args.requests, args.in_flight, rounds, not args.no_cache, args.core_ms)))
     else:
-        sys.exit(asyncio.run(main(args.requests, args.concurrency, args.rounds, cache=not args.no_cache)))
+        sys.exit(asyncio.run(main(args.requests, args.concurrency, args.rounds or 3, cache=not args.no_cache)))

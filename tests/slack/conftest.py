@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
-from adapters.slack_app import SlackPlatform, load_settings
+from adapters.slack_app import HttpLimits, SlackPlatform, load_settings
 from bot.core import Core
 from tests.slack.fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack
 
@@ -180,11 +180,13 @@ async def fake() -> AsyncIterator[FakeSlack]:
         yield running
 
 
-async def start_platform(core: Core, fake: FakeSlack, **settings: str) -> tuple[SlackPlatform, asyncio.Task[None]]:
+async def start_platform(
+    core: Core, fake: FakeSlack, limits: HttpLimits | None = None, **settings: str
+) -> tuple[SlackPlatform, asyncio.Task[None]]:
     config = load_settings(
         slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET, slack_api_url=fake.api_url, **settings
     )
-    platform = SlackPlatform(core, config, port=0, host="127.0.0.1")
+    platform = SlackPlatform(core, config, port=0, host="127.0.0.1", limits=limits)
     task = asyncio.create_task(platform.run())
     await asyncio.wait_for(platform.started.wait(), 5)
     return platform, task
