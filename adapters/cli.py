@@ -17,8 +17,8 @@ from bot.errors import ConfigError, KnowledgeError
 
 #: Subcommand groups defined by platform adapters, loaded only when used: name -> "module:attribute".
 LAZY_GROUPS = {
-    "slack": "adapters.slack_app:cli",
-    "discord": "adapters.discord_app:cli",
+    "slack": "adapters.slack_bot.app:cli",
+    "discord": "adapters.discord_bot.app:cli",
 }
 
 
@@ -43,7 +43,7 @@ class LazyGroup(click.Group):
 
 def load_core(knowledge: Path | None, services: Any = None, rng: Any = None) -> Any:
     """The core on the given (or default) knowledge; a broken tree exits with the validator's report.
-    ``services``: the store etc. (:class:`bot.services.Services`), opened only when a command needs it."""
+    ``services``: the store etc. (:class:`bot.context.Services`), opened only when a command needs it."""
     from bot.core import Core
 
     try:
@@ -101,11 +101,11 @@ def console_services(*, rng: Any = None, now: Any = None) -> Any:
     """The store, opened on the first /tips command, with the console's poster (it prints).
     ``now``: a fixed moment for the clock (``--now``); ``rng``: seeded randomness (``--seed``)."""
     from adapters.console import ConsolePoster
-    from bot.services import Services
+    from bot.context import Services
 
     clock = None
     if now is not None:
-        from bot.scheduler import FakeClock  # imports the store: only when a moment is given
+        from bot.schedule.clock import FakeClock  # imports the store: only when a moment is given
 
         clock = FakeClock(now)
     return Services(posters={"console": ConsolePoster()}, clock=clock, rng=rng)
@@ -138,7 +138,7 @@ def chat(knowledge: Path | None) -> None:
 @click.option("--markdown", is_flag=True, help="Print the Markdown command table used in README.md.")
 def commands(as_json: bool, markdown: bool) -> None:
     """List the declared commands and their options."""
-    from bot.handlers import REGISTRY
+    from bot.registry import REGISTRY
 
     if as_json:
         click.echo(json.dumps([c.to_dict() for c in REGISTRY], indent=2))
@@ -151,7 +151,7 @@ def commands(as_json: bool, markdown: bool) -> None:
 
 def commands_markdown() -> str:
     """The README's command table, generated from the declarations so the docs cannot drift."""
-    from bot.handlers import REGISTRY
+    from bot.registry import REGISTRY
 
     rows = ["| Command | What it answers | Example |", "| --- | --- | --- |"]
     for c in REGISTRY:
@@ -164,7 +164,7 @@ def commands_markdown() -> str:
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
 def validate(directory: Path | None) -> None:
     """Check a knowledge directory; print its problems as FILE:LINE: field: message (the first 50)."""
-    from bot.loader import default_knowledge_dir, load
+    from bot.knowledge.loader import default_knowledge_dir, load
 
     directory = directory or default_knowledge_dir()
     try:
@@ -195,7 +195,7 @@ def run(port: int, force_console: bool, knowledge: Path | None) -> None:
         core = load_core(knowledge, console_services())
         run_chat(core)
         return
-    from bot.services import Services
+    from bot.context import Services
 
     core = load_core(knowledge, Services())
     logging.getLogger().setLevel(logging.INFO)
@@ -218,8 +218,9 @@ def db() -> None:
 @db.command()
 def upgrade() -> None:
     """Apply the schema migrations (also done at every start-up); never loses rows."""
-    from bot import migrations
-    from bot.store import Store, StoreError, database_url, shown
+    from bot.store import migrations
+    from bot.store.engine import Store, database_url, shown
+    from bot.store.problems import StoreError
 
     async def go() -> tuple[str | None, str | None]:
         store = await Store.open(migrate=False)
@@ -265,10 +266,11 @@ def tips_run(now_text: str | None, once: bool, knowledge: Path | None) -> None:
     from datetime import UTC, datetime
 
     from adapters.console import ConsolePoster, use_color
-    from bot.scheduler import FakeClock, Scheduler, Settings, ShiftedClock, SystemClock
-    from bot.services import Services
-    from bot.store import StoreError
-    from bot.tips import EARLIEST, LATEST, schedulable
+    from bot.context import Services
+    from bot.schedule.clock import FakeClock, ShiftedClock, SystemClock
+    from bot.schedule.rules import EARLIEST, LATEST, schedulable
+    from bot.schedule.scheduler import Scheduler, Settings
+    from bot.store.problems import StoreError
 
     start = None
     if now_text:

@@ -12,8 +12,8 @@ from typing import TextIO
 
 from bot.core import Core
 from bot.markup import PLAIN, Style
-from bot.posting import Channel, Post, parse_channel
 from bot.reply import Reply
+from bot.schedule.posting import Channel, Post, parse_channel
 
 BOLD = Style(
     escape=lambda s: s,

@@ -22,8 +22,8 @@ log = logging.getLogger("careerbot.runner")
 
 #: Platform name -> (environment variable that enables it, module with ``build_platform``).
 PLATFORMS: dict[str, tuple[str, str]] = {
-    "slack": ("SLACK_BOT_TOKEN", "adapters.slack_app"),
-    "discord": ("DISCORD_TOKEN", "adapters.discord_app"),
+    "slack": ("SLACK_BOT_TOKEN", "adapters.slack_bot.app"),
+    "discord": ("DISCORD_TOKEN", "adapters.discord_bot.app"),
 }
 
 BACKOFF_START = 1.0
@@ -115,7 +115,7 @@ async def serve(core: Core, platforms: list[Platform], reload_interval: float = 
 
 
 async def run_tips(core: Core, platforms: list[Platform], *, sleep: Any = asyncio.sleep) -> None:
-    """Post daily tips through every platform that offers a ``poster`` (see :mod:`bot.posting`);
+    """Post daily tips through every platform that offers a ``poster`` (see :mod:`bot.schedule.posting`);
     nothing to do without one. Opening the store is retried with backoff (the database may start
     after us)."""
     posters = {p.name: poster for p in platforms if (poster := getattr(p, "poster", None)) is not None}
@@ -123,7 +123,7 @@ async def run_tips(core: Core, platforms: list[Platform], *, sleep: Any = asynci
         return
     for name, poster in posters.items():
         core.services.add_poster(name, poster)
-    from bot.scheduler import Scheduler, Settings
+    from bot.schedule.scheduler import Scheduler, Settings
 
     delay = BACKOFF_START
     while True:

@@ -23,9 +23,9 @@ from typing import Any
 import yaml
 
 from bot.core import Core
-from bot.kb import KnowledgeBase
-from bot.loader import default_knowledge_dir, knowledge_files, load
-from bot.schema import SECTIONS, RefTo
+from bot.knowledge.kb import KnowledgeBase
+from bot.knowledge.loader import default_knowledge_dir, knowledge_files, load
+from bot.knowledge.schema import SECTIONS, RefTo
 
 #: Inputs per command: a list, an exact id, an alias, a typo, and a free-text query.
 CASES = {

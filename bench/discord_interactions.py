@@ -72,8 +72,8 @@ def serve(kind: str, port: int) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(f"ws://127.0.0.1:{port}/gateway")
 
     async def bare(same_payload: bool) -> None:
-        from adapters import discord_render
-        from adapters.discord_commands import client_options
+        from adapters.discord_bot import render as discord_render
+        from adapters.discord_bot.commands import client_options
         from bot.core import Core
 
         client = discord.Client(**client_options())  # configured like careerbot's; only the command differs
@@ -91,7 +91,7 @@ def serve(kind: str, port: int) -> None:
         await client.start(TOKEN)
 
     async def careerbot() -> None:
-        from adapters.discord_app import DiscordApp
+        from adapters.discord_bot.app import DiscordApp
         from bot.core import Core
 
         await DiscordApp(Core(), token=TOKEN).run()
@@ -148,7 +148,7 @@ async def measure(
 def mixed_payloads() -> list[tuple[str, dict[str, Any], str | None]]:
     """Every declared example, as Discord would send it (``/career`` through its group)."""
     from bot.commands import parse_options
-    from bot.handlers import REGISTRY
+    from bot.registry import REGISTRY
 
     out: list[tuple[str, dict[str, Any], str | None]] = []
     for command in REGISTRY:

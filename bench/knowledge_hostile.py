@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.loader import default_knowledge_dir
+from bot.knowledge.loader import default_knowledge_dir
 
 TARGET_SECONDS = 5.0
 TARGET_MB = 200.0
@@ -171,7 +171,7 @@ def scaled_check(base: Path, scale: int = 100) -> None:
     """The default limits must not refuse real knowledge: load the benchmark's ``scale``x tree."""
     from bench.core import scaled_tree
     from bot.errors import KnowledgeError
-    from bot.loader import DEFAULT_LIMITS, knowledge_files, load
+    from bot.knowledge.loader import DEFAULT_LIMITS, knowledge_files, load
 
     tree = base / f"scaled-{scale}x"
     tree.mkdir()

@@ -69,7 +69,7 @@ async def serve(kind: str, api_url: str, cache: bool = True, core_ms: float = 0.
         fake = await FakeSlack().start()
         port = fake.port
     elif kind == "ours":
-        from adapters.slack_app import SlackPlatform, load_settings
+        from adapters.slack_bot.app import SlackPlatform, load_settings
         from bot.core import Core
 
         settings = load_settings(slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=api_url)

@@ -78,7 +78,7 @@ async def stats(http: aiohttp.ClientSession, base: str) -> dict[str, Any]:
 
 
 async def prepare(kind: str, subscriptions: int, workspaces: int, scratch: Path) -> tuple[dict[str, str], Any]:
-    from bot.store import Store
+    from bot.store.engine import Store
     from tests.tips.seeding import bulk_subscribe
 
     if kind == "sqlite":

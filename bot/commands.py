@@ -9,7 +9,6 @@ bad declaration fails in CI rather than in a user's channel.
 from __future__ import annotations
 
 import inspect
-import random
 import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,12 +17,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from bot import messages
 from bot.errors import CommandError, DeclarationError
 from bot.safety import one_line
-from bot.schema import Kind
 
 if TYPE_CHECKING:
-    from bot.kb import KnowledgeBase
     from bot.reply import Reply
-    from bot.services import Services
 
 OptionType = Literal["string", "integer", "boolean"]
 OptionValue = str | int | bool
@@ -56,13 +52,15 @@ class Option:
     description: str
     type: OptionType = "string"
     required: bool = False
-    entity: Kind | tuple[Kind, ...] | None = None
-    """When set, values are entries of this kind (or kinds): lookup resolves them, adapters autocomplete."""
+    entity: str | tuple[str, ...] | None = None
+    """When set, values are entries of this knowledge kind (or kinds): lookup resolves them, adapters
+    autocomplete. The kinds are checked against the knowledge schema where the table is assembled
+    (:mod:`bot.registry`), since the kernel knows no knowledge."""
     choices: tuple[str, ...] = ()
     max_length: int = OPTION_TEXT_MAX
 
     @property
-    def kinds(self) -> tuple[Kind, ...]:
+    def kinds(self) -> tuple[str, ...]:
         if self.entity is None:
             return ()
         return self.entity if isinstance(self.entity, tuple) else (self.entity,)
@@ -74,18 +72,6 @@ class Option:
             raise DeclarationError(f"option {self.name!r}: at most {CHOICES_MAX} choices")
         if self.entity and self.choices:
             raise DeclarationError(f"option {self.name!r}: an entity option autocompletes; no choices")
-
-
-@dataclass(frozen=True, slots=True)
-class Context:
-    """What a handler may use: the current knowledge, the request, the command table, randomness,
-    and the process's long-lived services (the store), when whoever runs the process provides them."""
-
-    kb: KnowledgeBase
-    invocation: Invocation
-    registry: Registry
-    rng: random.Random
-    services: Services | None = None
 
 
 Handler = Callable[..., Awaitable["Reply"]]
@@ -153,10 +139,22 @@ def _check_description(text: str, what: str) -> None:
 
 
 class Registry:
-    """The ordered table of declared commands."""
+    """The ordered table of declared commands. Each feature wing declares its own; :mod:`bot.registry`
+    joins them into the one table the core answers from. ``free_text`` answers text that names no
+    command (a mention, a DM, a question typed in the console)."""
 
-    def __init__(self) -> None:
+    def __init__(self, free_text: Handler | None = None) -> None:
         self._commands: dict[str, Command] = {}
+        self.free_text = free_text
+
+    @classmethod
+    def combine(cls, *parts: Registry, free_text: Handler | None = None) -> Registry:
+        """One table from several, in order; a name declared twice is a :class:`DeclarationError`."""
+        joined = cls(free_text=free_text)
+        for part in parts:
+            for command in part:
+                joined.add(command)
+        return joined
 
     def command(
         self,

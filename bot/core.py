@@ -13,18 +13,19 @@ import random
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bot import handlers, messages
-from bot.commands import Command, Context, Invocation, OptionValue, Registry, coerce, parse_options
+from bot import messages
+from bot.commands import Command, Invocation, OptionValue, Registry, coerce, parse_options
+from bot.context import Context, Services
 from bot.errors import CommandError, KnowledgeError, Problem
-from bot.kb import KnowledgeBase
-from bot.loader import DEFAULT_LIMITS, Limits, default_knowledge_dir, fingerprint, load
+from bot.knowledge.kb import KnowledgeBase
+from bot.knowledge.loader import DEFAULT_LIMITS, Limits, default_knowledge_dir, fingerprint, load
+from bot.knowledge.present import COMMAND_FOR
+from bot.knowledge.schema import as_kinds
+from bot.registry import REGISTRY
 from bot.reply import FollowUp, Reply
 from bot.safety import one_line
-
-if TYPE_CHECKING:
-    from bot.services import Services
 
 log = logging.getLogger("careerbot.core")
 
@@ -50,8 +51,8 @@ class Core:
     ) -> None:
         self.knowledge_dir = Path(knowledge_dir or default_knowledge_dir())
         self.limits = limits
-        """What a knowledge tree may hold (see :class:`bot.loader.Limits`); the benchmark raises them."""
-        self.registry = registry or handlers.REGISTRY
+        """What a knowledge tree may hold (see :class:`bot.knowledge.loader.Limits`); the benchmark raises them."""
+        self.registry = registry or REGISTRY
         self.rng = rng or random.Random()
         self.services = services
         """The store and friends (opened on first use), for commands such as /tips; None: none here."""
@@ -191,7 +192,9 @@ class Core:
         ctx = Context(kb=kb, invocation=invocation, registry=self.registry, rng=self.rng, services=self.services)
         try:
             if not invocation.command:
-                return await handlers.question(ctx, invocation.text[:FREE_TEXT_MAX])
+                if self.registry.free_text is None:
+                    raise CommandError(messages.UNKNOWN_COMMAND)
+                return await self.registry.free_text(ctx, invocation.text[:FREE_TEXT_MAX])
             command = self.registry.get(invocation.command)
             if command is None:
                 return self._unknown_command(invocation.command)
@@ -224,7 +227,7 @@ class Core:
             if text is not None and len(text) <= SHARE_COMMAND_MAX:
                 return text
         if reply.ref is not None:
-            return f"/{handlers.COMMAND_FOR[reply.ref.kind]} {reply.ref.id}"[:SHARE_COMMAND_MAX]
+            return f"/{COMMAND_FOR[reply.ref.kind]} {reply.ref.id}"[:SHARE_COMMAND_MAX]
         return "/career"
 
     def autocomplete(self, command: str, option: str, query: str) -> list[tuple[str, str]]:
@@ -233,7 +236,7 @@ class Core:
         opt = next((o for o in cmd.options if o.name == option), None) if cmd else None
         if opt is None or not opt.kinds:
             return []
-        return self.kb.autocomplete(opt.kinds, query[:100])
+        return self.kb.autocomplete(as_kinds(opt.kinds), query[:100])
 
     def _unknown_command(self, name: str) -> Reply:
         return Reply(

@@ -49,7 +49,7 @@ class KnowledgeError(CareerbotError):
     """The knowledge tree is invalid; ``problems`` lists everything found, not just the first.
 
     ``complete`` is False when the loader stopped looking after too many problems (see
-    :attr:`bot.loader.Limits.problems`): there are more than ``problems`` lists.
+    :attr:`bot.knowledge.loader.Limits.problems`): there are more than ``problems`` lists.
     """
 
     def __init__(self, problems: list[Problem], *, complete: bool = True) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.core import Core
-from bot.loader import default_knowledge_dir
+from bot.knowledge.loader import default_knowledge_dir
 from bot.reply import Reply
 
 KNOWLEDGE = default_knowledge_dir()

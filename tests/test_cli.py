@@ -134,7 +134,7 @@ def test_installed_wheel_ships_the_knowledge(tmp_path: Path) -> None:
     assert out.stderr.startswith(str(site))  # the installed copy answered, not the source tree
     assert "Day to day" in out.stdout
     # The store's migrations ship too: `careerbot db upgrade` works from the installed copy.
-    assert {"bot/migrations/env.py", "bot/migrations/versions/0001_tips.py"} <= set(names)
+    assert {"bot/store/migrations/env.py", "bot/store/migrations/versions/0001_tips.py"} <= set(names)
     upgrade = subprocess.run(
         [sys.executable, "-c", code, "db", "upgrade"],
         capture_output=True,

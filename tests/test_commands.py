@@ -2,7 +2,7 @@ import pytest
 
 from bot.commands import Command, Invocation, Option, Registry, coerce, parse_options
 from bot.errors import CommandError, DeclarationError
-from bot.handlers import REGISTRY
+from bot.registry import REGISTRY
 from bot.reply import Reply
 
 

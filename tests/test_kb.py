@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.core import Core
-from bot.kb import KnowledgeBase
+from bot.knowledge.kb import KnowledgeBase
 
 
 def kb_of(core: Core) -> KnowledgeBase:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.errors import KnowledgeError
-from bot.loader import load
-from bot.schema import MIN_TIPS, REQUIRED_IDS, TIP_MAX
+from bot.knowledge.loader import load
+from bot.knowledge.schema import MIN_TIPS, REQUIRED_IDS, TIP_MAX
 
 ROLE = """\
 roles:

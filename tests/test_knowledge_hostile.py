@@ -28,7 +28,7 @@ from adapters.console import chat
 from bench.knowledge_hostile import BILLION_LAUGHS, CASES, Case, make_tree
 from bot.core import Core
 from bot.errors import REPORT_LINE_CHARS, REPORT_PROBLEMS, KnowledgeError
-from bot.loader import DEFAULT_LIMITS, Limits, fingerprint, load
+from bot.knowledge.loader import DEFAULT_LIMITS, Limits, fingerprint, load
 from bot.reply import Reply
 
 ROOT = Path(__file__).resolve().parent.parent

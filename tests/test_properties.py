@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from bot import messages
 from bot.core import Core
-from bot.handlers import REGISTRY
+from bot.registry import REGISTRY
 from bot.reply import CAPS, MAX_FIELDS, MAX_FOLLOW_UPS, MAX_SECTIONS, Reply
 from tests.mentions import HOSTILE_MENTIONS, live_mentions
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot.store import posts
+from bot.tips.tables import posts
 from tests.tips.conftest import Database, at, new_schema, postgres_url
 from tests.tips.fake_slack_api import FakeSlackAPI
 from tests.tips.seeding import bulk_subscribe

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from adapters.discord_app import DiscordApp
-from adapters.discord_commands import GROUP, HELP
+from adapters.discord_bot.app import DiscordApp
+from adapters.discord_bot.commands import GROUP, HELP
 from bot.core import Core
 from tests.discord.fake_discord import FakeDiscord
 from tests.discord.limits import buttons, check_message, plain, text

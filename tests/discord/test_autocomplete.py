@@ -7,7 +7,8 @@ import time
 import pytest
 
 from bot.core import Core
-from bot.handlers import REGISTRY
+from bot.knowledge.schema import as_kinds
+from bot.registry import REGISTRY
 from tests.discord.conftest import DiscordUser
 
 ENTITY_OPTIONS = [(c.name, o.name) for c in REGISTRY for o in c.options if o.kinds]
@@ -23,7 +24,7 @@ MISSPELLED = [
 
 def ids_for(core: Core, command: str, option: str) -> set[str]:
     declared = next(o for o in REGISTRY.get(command).options if o.name == option)  # type: ignore[union-attr]
-    return {e.id for kind in declared.kinds for e in core.kb.all(kind)}
+    return {e.id for kind in as_kinds(declared.kinds) for e in core.kb.all(kind)}
 
 
 def check_choices(choices: list[dict[str, str]], valid: set[str]) -> None:

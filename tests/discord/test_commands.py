@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from bot.core import Core
-from bot.handlers import REGISTRY
+from bot.registry import REGISTRY
 from tests.discord.conftest import DiscordUser
 from tests.discord.limits import check_message
 

@@ -8,7 +8,7 @@ import discord
 import pytest
 
 from adapters import runner
-from adapters.discord_app import DiscordApp, build_platform
+from adapters.discord_bot.app import DiscordApp, build_platform
 from bot.commands import Invocation
 from bot.core import Core
 from bot.errors import ConfigError

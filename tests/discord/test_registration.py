@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from adapters.discord_app import DiscordApp
-from adapters.discord_commands import registration_payload, sync_commands
-from adapters.slack_manifest import build_manifest
+from adapters.discord_bot.app import DiscordApp
+from adapters.discord_bot.commands import registration_payload, sync_commands
+from adapters.slack_bot.manifest import build_manifest
 from bot.commands import Command, Option
 from bot.core import Core
 from bot.errors import DeclarationError
-from bot.handlers import REGISTRY
+from bot.registry import REGISTRY
 from tests.discord.fake_discord import FakeDiscord
 from tests.discord.payloads import GUILD_ID, TOKEN
 

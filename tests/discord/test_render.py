@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters import discord_render as render
+from adapters.discord_bot import render
 from bot.reply import Field, FollowUp, Link, Reply, Section
 from tests.discord.limits import check_message, units
 

@@ -13,20 +13,21 @@ from typing import Any
 
 import pytest
 
-from adapters.discord_app import DiscordApp
-from adapters.discord_tips import DM_ONLY
+from adapters.discord_bot.app import DiscordApp
+from adapters.discord_bot.posting import DM_ONLY
 from adapters.runner import run_tips
 from bot import messages
+from bot.context import Services, ServiceSettings
 from bot.core import Core
 from bot.errors import CommandError, PostError
-from bot.loader import default_knowledge_dir
-from bot.posting import Post
+from bot.knowledge.loader import default_knowledge_dir
 from bot.reply import Reply
-from bot.scheduler import FakeClock, Report, Scheduler
-from bot.services import Services, TipsSettings
-from bot.store import Tenant
-from bot.tips import post_key
-from bot.tips_store import Subscription, TenantTips
+from bot.schedule.clock import FakeClock
+from bot.schedule.posting import Post
+from bot.schedule.scheduler import Report, Scheduler
+from bot.store.engine import Tenant
+from bot.tips.rotation import post_key
+from bot.tips.store import Subscription, TenantTips
 from tests.discord.conftest import DiscordUser, Sent
 from tests.discord.fake_discord import Call, FakeDiscord
 from tests.discord.limits import buttons, check_message, plain, text
@@ -84,14 +85,14 @@ def add_channels(fake: FakeDiscord) -> None:
 
 
 async def start(
-    fake: FakeDiscord, data_dir: Path, settings: TipsSettings | None = None, *, clock: FakeClock | None = None
+    fake: FakeDiscord, data_dir: Path, settings: ServiceSettings | None = None, *, clock: FakeClock | None = None
 ) -> TipsOnDiscord:
     clock = clock or FakeClock(MONDAY_0600)
     services = Services(
         environ={"CAREERBOT_DATA_DIR": str(data_dir)},  # SQLite in a temporary data directory
         clock=clock,
         rng=random.Random(5),
-        settings=settings or TipsSettings(),
+        settings=settings or ServiceSettings(),
     )
     core = Core(default_knowledge_dir(), services=services, rng=random.Random(7))
     add_channels(fake)
@@ -183,7 +184,7 @@ async def test_channels_resolve_by_mention_id_or_name_within_the_guild_only(tips
 
 
 async def test_without_a_timezone_the_operators_default_applies(fake: FakeDiscord, tmp_path: Path) -> None:
-    started = await start(fake, tmp_path, TipsSettings(default_timezone="Europe/Berlin"))
+    started = await start(fake, tmp_path, ServiceSettings(default_timezone="Europe/Berlin"))
     started.services.add_poster("discord", started.app.poster)
     try:
         reply = await started.tips("subscribe", channel="#general")

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
-from adapters.slack_app import HttpLimits, SlackPlatform, load_settings
+from adapters.slack_bot.app import HttpLimits, SlackPlatform, load_settings
 from bot.core import Core
 from tests.slack.fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack
 

@@ -22,9 +22,10 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
-from adapters import buttons, slack_app
-from adapters.slack_app import BUSY_TEXT, LOG_LINE_MAX, HttpLimits, SlackPlatform, Throttle, one_line
-from adapters.slack_render import parse_more
+from adapters import buttons
+from adapters.slack_bot import app as slack_app
+from adapters.slack_bot.app import BUSY_TEXT, LOG_LINE_MAX, HttpLimits, SlackPlatform, Throttle, one_line
+from adapters.slack_bot.render import parse_more
 from bot.commands import Invocation
 from bot.core import Core
 from bot.reply import Reply

@@ -16,9 +16,10 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
-from adapters import buttons, slack_app
-from adapters.slack_app import ACK_BUDGET
-from adapters.slack_render import parse_more, plain
+from adapters import buttons
+from adapters.slack_bot import app as slack_app
+from adapters.slack_bot.app import ACK_BUDGET
+from adapters.slack_bot.render import parse_more, plain
 from bot.commands import Invocation
 from bot.core import Core
 from bot.reply import Reply, Section

@@ -11,9 +11,9 @@ import yaml
 from click.testing import CliRunner
 
 from adapters.cli import main
-from adapters.slack_manifest import BOT_EVENTS, BOT_SCOPES, build_manifest, check_prefix, events_url, to_yaml
+from adapters.slack_bot.manifest import BOT_EVENTS, BOT_SCOPES, build_manifest, check_prefix, events_url, to_yaml
 from bot.errors import ConfigError
-from bot.handlers import REGISTRY
+from bot.registry import REGISTRY
 
 
 def manifest_from_cli(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:

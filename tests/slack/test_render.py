@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 
 from adapters import buttons
-from adapters.slack_render import (
+from adapters.slack_bot.render import (
     BUTTON_TEXT_MAX,
     FIELD_MAX,
     HEADER_MAX,
@@ -28,6 +28,7 @@ from adapters.slack_render import (
     render,
 )
 from bot.core import Core
+from bot.knowledge.schema import as_kinds
 from bot.reply import Field, FollowUp, Link, Reply, Section
 from tests.mentions import HOSTILE_MENTIONS, live_mentions
 
@@ -36,7 +37,7 @@ MENTION = re.compile(r"<[!@#]|@(everyone|here|channel)\b", re.IGNORECASE)
 
 def assert_valid(message: Message) -> None:
     """What Slack would accept: slack_sdk parsing and validation, an exact round trip, and our checks."""
-    from adapters.slack_render import problems
+    from adapters.slack_bot.render import problems
 
     assert message.text.strip(), "top-level text must be set"
     for block in message.blocks:
@@ -203,7 +204,7 @@ async def test_every_reply_of_every_command_is_valid(core: Core) -> None:
     for command in core.registry:
         texts += [f"/{command.name}", *command.examples, f"/{command.name} zzzqqq", f"/{command.name} <!channel>"]
         for option in command.options:
-            for kind in option.kinds:
+            for kind in as_kinds(option.kinds):
                 texts += [f"/{command.name} {entry.id}" for entry in core.kb.all(kind)]
     texts += ["what does an ehr developer do", "<@U123> @everyone", ""]
     assert len(texts) > 50

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from adapters import runner
 from adapters.cli import main
-from adapters.slack_app import SlackPlatform, build_platform, load_settings
+from adapters.slack_bot.app import SlackPlatform, build_platform, load_settings
 from bot.core import Core
 from bot.errors import ConfigError
 from tests.slack.conftest import BOT_TOKEN, SECRET

@@ -1,7 +1,7 @@
 """Daily tips on Slack, end to end as ``careerbot run`` wires them: the platform from
 ``build_platform`` (settings from the environment) served by :func:`adapters.runner.serve`, so the
 real Bolt app answers signed ``/tips`` commands on 127.0.0.1 and the tips scheduler posts through the
-platform's :class:`~adapters.tips_slack.SlackTipPoster` to the fake Slack, on a frozen clock and a
+platform's :class:`~adapters.slack_bot.posting.SlackTipPoster` to the fake Slack, on a frozen clock and a
 temporary SQLite store."""
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ import pytest
 from sqlalchemy import select
 
 from adapters.runner import serve
-from adapters.slack_app import SlackPlatform, build_platform
-from adapters.tips_slack import METADATA_TYPE, SlackTipPoster
+from adapters.slack_bot.app import SlackPlatform, build_platform
+from adapters.slack_bot.posting import METADATA_TYPE, SlackTipPoster
 from bot import messages
+from bot.context import Services
 from bot.core import Core
-from bot.loader import default_knowledge_dir
-from bot.scheduler import FakeClock
-from bot.services import Services
-from bot.store import Store, Tenant, metadata
-from bot.tips_store import Subscription, TenantTips
+from bot.knowledge.loader import default_knowledge_dir
+from bot.schedule.clock import FakeClock
+from bot.store.engine import Store, Tenant, metadata
+from bot.tips.store import Subscription, TenantTips
 from tests.slack.conftest import BOT_TOKEN, SECRET, SlackHarness, texts
 from tests.slack.fake_slack import TEAM_ID, FakeSlack
 

@@ -24,14 +24,15 @@ from typing import Any
 
 import pytest
 
+from bot.context import Services, ServiceSettings
 from bot.core import Core
 from bot.errors import CommandError, PostError
-from bot.loader import default_knowledge_dir
-from bot.posting import Channel, Post, parse_channel
+from bot.knowledge.loader import default_knowledge_dir
 from bot.reply import Reply
-from bot.scheduler import FakeClock, Report, Scheduler, Settings
-from bot.services import Services, TipsSettings
-from bot.store import Store, Tenant
+from bot.schedule.clock import FakeClock
+from bot.schedule.posting import Channel, Post, parse_channel
+from bot.schedule.scheduler import Report, Scheduler, Settings
+from bot.store.engine import Store, Tenant
 
 PG_URL = os.environ.get("CAREERBOT_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 _schemas: list[str] = []
@@ -207,7 +208,7 @@ async def tips_bot(database: Database) -> AsyncIterator[TipsBot]:
         posters={"slack": poster},
         clock=clock,
         rng=random.Random(5),
-        settings=TipsSettings(admins=frozenset({"slack:UADMIN"})),
+        settings=ServiceSettings(admins=frozenset({"slack:UADMIN"})),
     )
     core = Core(default_knowledge_dir(), services=services, rng=random.Random(7))
     bot = TipsBot(core, services, clock, poster, await services.store())

@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import event
 
-from bot.store import Store
+from bot.store.engine import Store
 
 SQLITE_BUSY_MS = 20
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.store import Store, subscriptions
-from bot.tips import DAILY, Schedule
+from bot.schedule.rules import DAILY, Schedule
+from bot.store.engine import Store
+from bot.tips.tables import subscriptions
 
 
 async def bulk_subscribe(

@@ -19,15 +19,18 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot.kb import KnowledgeBase
-from bot.loader import default_knowledge_dir, load
-from bot.posting import Post
-from bot.scheduler import Scheduler, Settings, ShiftedClock
-from bot.store import Store, StoreError, Tenant, tenant_leases
-from bot.store import posts as posts_table
-from bot.tips import post_key
-from bot.tips_queue import describe, transient
-from bot.tips_store import Done, epoch
+from bot.knowledge.kb import KnowledgeBase
+from bot.knowledge.loader import default_knowledge_dir, load
+from bot.schedule.clock import ShiftedClock
+from bot.schedule.posting import Post
+from bot.schedule.queue import describe, transient
+from bot.schedule.scheduler import Scheduler, Settings
+from bot.schedule.tables import tenant_leases
+from bot.store.engine import Store, Tenant
+from bot.store.problems import StoreError
+from bot.tips.rotation import post_key
+from bot.tips.store import Done, epoch
+from bot.tips.tables import posts as posts_table
 from tests.tips.conftest import Database, MemoryPoster, TipsBot, at
 from tests.tips.faults import PostgresKiller, fault_for
 from tests.tips.seeding import bulk_subscribe

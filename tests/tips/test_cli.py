@@ -154,7 +154,8 @@ def test_a_store_that_cannot_take_writes_is_one_line(
     new store (SQLite's own SQLITE_FULL while creating the tables); PostgreSQL is a trigger raising
     the server's own error (25006 read-only transaction, 53100 disk full)."""
     from adapters.cli import main
-    from bot import store as store_module
+    from bot.store import engine as store_module
+    from bot.store import problems
 
     env = {"CAREERBOT_DATA_DIR": str(tmp_path), **database.env()}
     if database.kind == "sqlite":
@@ -178,7 +179,7 @@ def test_a_store_that_cannot_take_writes_is_one_line(
             refuse(database, "careerbot_schema_version", "UPDATE", "25006")
         else:
             refuse(database, "tip_workers", "INSERT OR UPDATE", "53100")
-        where = store_module.where(make_url(database.url))
+        where = problems.where(make_url(database.url))
     result = CliRunner().invoke(main, ["tips", "run", "--now", "2031-03-31T09:00", "--once"], env=env)
     line = one_line_error(result, 1)
     assert where in line, line

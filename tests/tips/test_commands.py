@@ -12,16 +12,16 @@ from sqlalchemy import select
 
 from bot import messages
 from bot.core import Core
-from bot.loader import default_knowledge_dir
-from bot.posting import Channel, parse_channel
-from bot.store import metadata
+from bot.knowledge.loader import default_knowledge_dir
+from bot.schedule.posting import Channel, parse_channel
+from bot.store.engine import metadata
 from tests.tips.conftest import TipsBot, at
 
 
 async def snapshot(bot: TipsBot) -> dict[str, list[Any]]:
     """Every row of every table: to prove a command changed nothing."""
     out = {}
-    async with bot.store.connect() as conn:
+    async with bot.store.engine.connect() as conn:
         for table in metadata.sorted_tables:
             out[table.name] = [tuple(r) for r in await conn.execute(select(table))]
     return out
@@ -151,7 +151,7 @@ async def test_without_a_store_tips_says_so() -> None:
 
 
 def test_tips_is_declared_for_admins_with_its_actions_as_choices() -> None:
-    from bot.handlers import REGISTRY
+    from bot.registry import REGISTRY
 
     tips = REGISTRY.get("tips")
     assert tips is not None and tips.admin

@@ -27,10 +27,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.posting import Channel
-from bot.store import Tenant, posts
-from bot.tips import DAILY, Schedule
-from bot.tips_store import TenantTips
+from bot.schedule.posting import Channel
+from bot.schedule.rules import DAILY, Schedule
+from bot.store.engine import Tenant
+from bot.tips.store import TenantTips
+from bot.tips.tables import posts
 from tests.tips.conftest import Database, at
 from tests.tips.fake_slack_api import FakeSlackAPI
 

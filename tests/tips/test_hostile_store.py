@@ -28,11 +28,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot import messages
+from bot.context import Services, ServiceSettings
 from bot.core import Core
-from bot.loader import default_knowledge_dir
+from bot.knowledge.loader import default_knowledge_dir
 from bot.reply import Reply
-from bot.services import Services, TipsSettings
-from bot.store import Store, StoreError, sqlite_file
+from bot.store.engine import Store
+from bot.store.problems import StoreError, sqlite_file
 from tests.tips.conftest import Database, TipsBot
 from tests.tips.test_commands import snapshot
 
@@ -64,7 +65,7 @@ def core_on(store: Store | None, bot: TipsBot | None = None, **services: object)
         posters={"slack": bot.poster} if bot else {},
         clock=bot.clock if bot else None,
         rng=random.Random(5),
-        settings=TipsSettings(),
+        settings=ServiceSettings(),
         **services,  # type: ignore[arg-type]
     )
     return Core(default_knowledge_dir(), services=made, rng=random.Random(7))
@@ -101,7 +102,7 @@ async def test_a_read_only_store_is_one_plain_sentence_and_changes_nothing(
 
 async def fill_up(bot: TipsBot, database: Database) -> None:
     """From now on, a write that needs more room fails as on a full disk (see the module docstring)."""
-    async with bot.store.connect() as conn:
+    async with bot.store.engine.connect() as conn:
         if database.kind == "sqlite":
             pages = (await conn.exec_driver_sql("PRAGMA page_count")).scalar_one()
             await conn.exec_driver_sql(f"PRAGMA max_page_count = {pages}")

@@ -10,18 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.errors import CommandError
-from bot.tips import (
-    DAILY,
-    WEEKDAYS,
-    Schedule,
-    choose_tip,
-    cycle_order,
-    due_at,
-    parse_days,
-    parse_time,
-    parse_zone,
-    post_key,
-)
+from bot.schedule.rules import DAILY, WEEKDAYS, Schedule, due_at, parse_days, parse_time, parse_zone
+from bot.tips.rotation import choose_tip, cycle_order, post_key
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

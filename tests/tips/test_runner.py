@@ -6,14 +6,14 @@ import asyncio
 import random
 
 from adapters.runner import run_tips
+from bot.context import Services
 from bot.core import Core
-from bot.loader import default_knowledge_dir
-from bot.posting import Channel
-from bot.scheduler import FakeClock
-from bot.services import Services
-from bot.store import Tenant
-from bot.tips import DAILY, Schedule
-from bot.tips_store import TenantTips
+from bot.knowledge.loader import default_knowledge_dir
+from bot.schedule.clock import FakeClock
+from bot.schedule.posting import Channel
+from bot.schedule.rules import DAILY, Schedule
+from bot.store.engine import Tenant
+from bot.tips.store import TenantTips
 from tests.tips.conftest import Database, MemoryPoster, at
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from bot.errors import PostError
-from bot.kb import KnowledgeBase
-from bot.loader import default_knowledge_dir, load
-from bot.scheduler import Settings
-from bot.store import posts
-from bot.tips_queue import PostQueue
+from bot.knowledge.kb import KnowledgeBase
+from bot.knowledge.loader import default_knowledge_dir, load
+from bot.schedule.queue import PostQueue
+from bot.schedule.scheduler import Settings
+from bot.tips.tables import posts
 from tests.tips.conftest import TipsBot, at
 
 
@@ -24,7 +24,7 @@ async def subscribe(bot: TipsBot, options: str, channel: str = "C1") -> None:
 
 
 async def states(bot: TipsBot) -> list[tuple[str, str]]:
-    async with bot.store.connect() as conn:
+    async with bot.store.engine.connect() as conn:
         rows = await conn.execute(posts.select().order_by(posts.c.local_date))
         return [(r.local_date, r.state) for r in rows]
 
@@ -181,9 +181,9 @@ async def test_a_retake_after_a_send_that_was_not_marked_does_not_send_again(tip
     dead = PostQueue(tips_bot.store, owner="dead-process")
     await dead.materialize(tips_bot.clock.now(), timedelta(hours=6), ["slack"])
     (claimed,) = await dead.claim(tips_bot.tenant_key(), tips_bot.clock.now(), timedelta(seconds=60), 10)
-    from bot.posting import Post
     from bot.reply import Reply
-    from bot.tips import post_key
+    from bot.schedule.posting import Post
+    from bot.tips.rotation import post_key
 
     key = post_key("slack", "T1", claimed.subscription_id, claimed.local_date)
     await tips_bot.poster.post(Post(tenant="T1", channel="C1", reply=Reply(title="x"), key=key, due_at=0))
@@ -223,7 +223,7 @@ async def test_skip_tomorrow_and_unsubscribe(tips_bot: TipsBot) -> None:
 async def test_only_platforms_with_a_poster_are_claimed(tips_bot: TipsBot) -> None:
     await subscribe(tips_bot, "time:09:00 timezone:UTC days:daily")
     tips_bot.clock.set(at("2025-03-03T09:00"))
-    from bot.scheduler import Scheduler
+    from bot.schedule.scheduler import Scheduler
 
     other = Scheduler(tips_bot.store, {"console": tips_bot.poster}, lambda: tips_bot.core.kb, clock=tips_bot.clock)
     assert (await other.run_once()).sent == 0  # a console scheduler leaves Slack's posts alone

@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.tips_slack import SlackTipPoster
+from adapters.slack_bot.posting import SlackTipPoster
 from bot.errors import CommandError, PostError
-from bot.posting import Post
 from bot.reply import Reply
+from bot.schedule.posting import Post
 from tests.tips.fake_slack_api import FakeSlackAPI
 
 TIP = Reply(title="Daily tip", summary="Read the FHIR spec's *Patient* page.")

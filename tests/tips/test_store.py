@@ -12,12 +12,13 @@ from typing import Any
 
 from sqlalchemy import event, func, select, text
 
-from bot import migrations
-from bot.posting import Channel
-from bot.store import Store, Tenant, metadata, posts, subscriptions
-from bot.tips import WEEKDAYS, Schedule
-from bot.tips_queue import PostQueue
-from bot.tips_store import Claimed, TenantTips
+from bot.schedule.posting import Channel
+from bot.schedule.queue import PostQueue
+from bot.schedule.rules import WEEKDAYS, Schedule
+from bot.store import migrations
+from bot.store.engine import Store, Tenant, metadata
+from bot.tips.store import Claimed, TenantTips
+from bot.tips.tables import posts, subscriptions
 from tests.tips.conftest import Database, TipsBot, at
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,7 +4,7 @@
                                 [--wait-go] [--lease SECONDS]
 
 The database comes from ``CAREERBOT_DATABASE_URL`` / ``CAREERBOT_DATABASE_SCHEMA``; posts go to the
-fake Slack API through the real :class:`~adapters.tips_slack.SlackTipPoster` (token ``xoxb-<team>``).
+fake Slack API through the real :class:`~adapters.slack_bot.posting.SlackTipPoster` (token ``xoxb-<team>``).
 
 ``--run once``: a fixed clock at ``--now``, one pass. ``--run until-idle``: the clock starts at
 ``--now`` and runs in real time (leases expire for real), until no due work is left for anyone.
@@ -27,12 +27,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from adapters.tips_slack import SlackTipPoster
-from bot.kb import KnowledgeBase
-from bot.loader import default_knowledge_dir, load
-from bot.posting import Channel, Post
-from bot.scheduler import Clock, FakeClock, Scheduler, Settings, ShiftedClock
-from bot.store import Store
+from adapters.slack_bot.posting import SlackTipPoster
+from bot.knowledge.kb import KnowledgeBase
+from bot.knowledge.loader import default_knowledge_dir, load
+from bot.schedule.clock import Clock, FakeClock, ShiftedClock
+from bot.schedule.posting import Channel, Post
+from bot.schedule.scheduler import Scheduler, Settings
+from bot.store.engine import Store
 
 
 class Hang:

@@ -9,13 +9,25 @@ cross-reference from these declarations instead of a hand-kept list.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Kind = Literal["role", "software", "skill", "compliance", "standard", "trend", "tip", "why", "topic"]
 
 #: Kinds a reply's ``ref`` may name.
+KINDS: tuple[Kind, ...] = get_args(Kind)
+
+
+def as_kinds(names: tuple[str, ...]) -> tuple[Kind, ...]:
+    """Names of kinds (an option's ``entity``, declared in the kernel as plain text) as :data:`Kind`;
+    a name that is not a kind is a :class:`ValueError`."""
+    unknown = [n for n in names if n not in KINDS]
+    if unknown:
+        raise ValueError(f"not a kind of knowledge: {', '.join(unknown)}")
+    return cast(tuple[Kind, ...], names)
+
+
 REF_KINDS: tuple[Kind, ...] = ("role", "software", "skill", "compliance", "standard", "trend", "tip")
 
 TIP_MAX = 280

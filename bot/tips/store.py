@@ -1,11 +1,11 @@
 """Tip queries for commands. :class:`TenantTips` is bound to one tenant, and every statement it
 runs filters on that tenant's ``platform`` and ``tenant``, so no command can read or change another
 workspace's subscriptions, even given their ids. The scheduler's side (due work across tenants) is
-:class:`bot.tips_queue.PostQueue`.
+:class:`bot.schedule.queue.PostQueue`.
 
 A day's post is one ``tip_posts`` row, unique per (subscription, local date): it is inserted
 ``pending`` when due, ``claimed`` with a lease before sending, and ``sent`` with the message id
-after. See :mod:`bot.scheduler` for the protocol.
+after. See :mod:`bot.schedule.scheduler` for the protocol.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.posting import Channel
-from bot.store import Store, Tenant, posts, subscriptions
-from bot.tips import Schedule
+from bot.schedule.posting import Channel
+from bot.schedule.rules import Schedule
+from bot.store.engine import Store, Tenant
+from bot.tips.tables import posts, subscriptions
 
 log = logging.getLogger("careerbot.tips")
 

@@ -6,7 +6,7 @@ Entity options autocomplete from the core. Replies are ephemeral with a "Share i
 follow-ups are buttons whose ``custom_id`` carries the command, so they work on old messages after a
 restart. Mentions of the bot (and DMs) get the best answer to their words. Registration is explicit:
 ``careerbot discord sync``. Connection lifecycles belong to :mod:`adapters.runner`; daily tips are
-posted through ``poster`` (:mod:`adapters.discord_tips`).
+posted through ``poster`` (:mod:`adapters.discord_bot.posting`).
 """
 
 from __future__ import annotations
@@ -25,15 +25,15 @@ from discord import app_commands
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from adapters import discord_render as render
-from adapters.discord_commands import (
+from adapters.discord_bot import render
+from adapters.discord_bot.commands import (
     TOKEN_REJECTED,
     build_tree,
     client_options,
     registration_payload,
     sync_commands,
 )
-from adapters.discord_tips import DiscordTipPoster
+from adapters.discord_bot.posting import DiscordTipPoster
 from bot.commands import Invocation, OptionValue
 from bot.core import Core
 from bot.errors import ConfigError

@@ -24,7 +24,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from adapters.slack_render import Message
+from adapters.slack_bot.render import Message
 
 log = logging.getLogger("careerbot.slack")
 

@@ -1,23 +1,16 @@
-"""Daily tip rules, free of storage and platforms: parsing what an admin typed, when a subscription
-is due in its own time zone, and which tip comes next.
+"""Schedule rules, free of storage, platforms and features: parsing the time, time zone and days an
+admin typed, and when something scheduled that way is due in its own time zone.
 
 Times are local wall-clock times in an IANA zone. A day's post is due at that local time on that
 local date: 09:00 Europe/Berlin is 09:00 on both sides of a DST change. A time that does not exist
 (spring forward) is due at the first valid instant after the gap (02:30 -> 03:00); a time that
 occurs twice (fall back) is due at its first occurrence, and the store's one-row-per-date rule
 makes it post once.
-
-Rotation: each subscription orders the matching tips by a hash keyed with its own seed and cycle
-number, shows each once, then starts a new cycle in a new order (never opening with the tip it
-just showed). Tips added to the knowledge join the current cycle; removed ones simply no longer
-match.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -49,7 +42,6 @@ _DAY_ALIASES = (
 )
 _TIME = re.compile(r"^(?P<h>\d{1,2})(?:[:.h](?P<m>\d{2}))?\s*(?P<ampm>am|pm)?$")
 _TIME_COMPACT = re.compile(r"^(?P<h>\d{2})(?P<m>\d{2})$")
-MASK64 = (1 << 64) - 1
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 """Moments the schedule works with: from the Unix epoch (times are stored as seconds since it) to a
@@ -91,7 +83,7 @@ def parse_zone(text: str) -> str:
         raise CommandError(messages.TIPS_BAD_ZONE.format(value=shown, hint=""))
     canonical = _zone_names().get(name.casefold())
     if canonical is None:
-        from bot.loader import suggest
+        from bot.knowledge.loader import suggest
 
         guess = suggest(name, list(_zone_names().values()))
         hint = f" Did you mean `{guess}`?" if guess else ""
@@ -228,68 +220,3 @@ class Schedule:
 
     def label(self) -> str:
         return f"{describe_days(self.days)} at {self.hour:02d}:{self.minute:02d} {self.timezone}"
-
-
-# ---------------------------------------------------------------------------- which tip
-
-
-_HASHES: dict[str, int] = {}
-
-
-def _tip_hash(tip_id: str) -> int:
-    found = _HASHES.get(tip_id)
-    if found is None:
-        found = _HASHES[tip_id] = int.from_bytes(hashlib.blake2b(tip_id.encode(), digest_size=8).digest(), "big")
-    return found
-
-
-def _mix(x: int) -> int:
-    """splitmix64's finalizer: a cheap, well-spread 64-bit permutation."""
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9 & MASK64
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EB & MASK64
-    return x ^ (x >> 31)
-
-
-def _salt(seed: int, cycle: int) -> int:
-    return _mix((seed & MASK64) ^ (cycle * 0x9E3779B97F4A7C15 & MASK64))
-
-
-_GOLDEN = 0x9E3779B97F4A7C15
-
-
-def order_key(seed: int, cycle: int, tip_id: str) -> int:
-    """Where a tip falls in a subscription's order for one cycle: its stable hash, salted with the
-    subscription's seed and the cycle, spread by one multiplication (cheap: 10,000 posts choose among
-    ~165 tips each in the benchmark)."""
-    return (_tip_hash(tip_id) ^ _salt(seed, cycle)) * _GOLDEN & MASK64
-
-
-def choose_tip(
-    seed: int, cycle: int, shown: Iterable[str], last: str | None, candidates: Sequence[str]
-) -> tuple[str, int]:
-    """The next tip and the cycle it belongs to. ``shown``: tips already posted in ``cycle``;
-    ``last``: the tip posted most recently (not repeated back to back when a new cycle starts)."""
-    if not candidates:
-        raise ValueError("no tips to choose from")
-    seen = set(shown)
-    fresh = [t for t in candidates if t not in seen]
-    if not fresh:
-        cycle += 1
-        fresh = [t for t in candidates if t != last] or list(candidates)
-    for tip in fresh:
-        if tip not in _HASHES:
-            _tip_hash(tip)
-    salt, hashes = _salt(seed, cycle), _HASHES
-    return min(fresh, key=lambda t: (hashes[t] ^ salt) * _GOLDEN & MASK64), cycle
-
-
-def cycle_order(seed: int, cycle: int, candidates: Sequence[str]) -> list[str]:
-    """The whole order of one cycle (for tests and previews)."""
-    salt = _salt(seed, cycle)
-    return sorted(candidates, key=lambda t: (_tip_hash(t) ^ salt) * _GOLDEN & MASK64)
-
-
-def post_key(platform: str, tenant: str, subscription_id: int, local_date: str) -> str:
-    """An idempotency key for one day's post: 25 characters (Discord's nonce limit), stable across retries."""
-    digest = hashlib.blake2b(f"{platform}|{tenant}|{subscription_id}|{local_date}".encode(), digest_size=12)
-    return "tip" + digest.hexdigest()[:22]

@@ -1,4 +1,4 @@
-"""Daily tips on Slack: a :class:`~bot.posting.Poster` over slack_sdk's ``AsyncWebClient``.
+"""Daily tips on Slack: a :class:`~bot.schedule.posting.Poster` over slack_sdk's ``AsyncWebClient``.
 
 Rate limits: ``chat.postMessage`` allows about one message per second per channel plus a
 workspace-wide limit. Posts are paced here so that Slack never sees more than ``per_channel`` per
@@ -33,8 +33,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import CommandError, PostError
-from bot.posting import Channel, Post, parse_channel
 from bot.reply import Reply
+from bot.schedule.posting import Channel, Post, parse_channel
 
 log = logging.getLogger("careerbot.slack.tips")
 #: slack_sdk builds a debug line with the whole request body whenever its logger's own level is
@@ -293,6 +293,6 @@ class SlackTipPoster:
 
 def render_message(reply: Reply) -> dict[str, Any]:
     """``text`` and ``blocks`` for a channel post, via the Slack adapter's renderer (first page)."""
-    from adapters.slack_render import render
+    from adapters.slack_bot.render import render
 
     return render(reply)[0].payload()

@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from rapidfuzz import fuzz, process
 
-from bot.loader import Knowledge, normalize
-from bot.schema import Kind
+from bot.knowledge.loader import Knowledge, normalize
+from bot.knowledge.schema import Kind
 
 How = Literal["id", "alias", "fuzzy", "text"]
 

@@ -10,9 +10,9 @@ from typing import Any
 from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from adapters import slack_manifest
+from adapters.slack_bot import manifest as slack_manifest
 from bot.errors import ConfigError
-from bot.handlers import REGISTRY
+from bot.registry import REGISTRY
 
 DEFAULT_API_URL = "https://slack.com/api/"
 

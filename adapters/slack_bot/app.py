@@ -1,6 +1,6 @@
 """The Slack adapter: slack-bolt wiring that turns Slack payloads into core invocations and sends
-rendered replies back. It stays thin; Block Kit lives in :mod:`adapters.slack_render` and the manifest
-in :mod:`adapters.slack_manifest`.
+rendered replies back. It stays thin; Block Kit lives in :mod:`adapters.slack_bot.render` and the manifest
+in :mod:`adapters.slack_bot.manifest`.
 
 A slash command is answered in Slack's acknowledgement itself when the core is quick (it nearly always
 is); after :data:`ACK_BUDGET` it is acked empty, well inside Slack's 3 s, and the answer follows through
@@ -10,12 +10,12 @@ more than :data:`INLINE_SHARE` of the event loop) commands are acked at once and
 
 Answers are ephemeral with a "Share in channel" button; follow-ups are buttons; mentions and DMs get
 the best answer in a thread. Posting (with retries, never raising) is in
-:mod:`adapters.slack_send`, settings in :mod:`adapters.slack_settings`.
+:mod:`adapters.slack_bot.send`, settings in :mod:`adapters.slack_bot.settings`.
 
 Commands declared ``admin`` (``/tips``) learn whether the caller is a workspace admin or owner from
 ``users.info``, asked only for those commands and remembered per (team, user) for
 :data:`ADMIN_TTL` seconds. Daily tips are posted by the platform's :attr:`SlackPlatform.poster`
-(:mod:`adapters.tips_slack`), which ``careerbot run`` hands to the scheduler.
+(:mod:`adapters.slack_bot.posting`), which ``careerbot run`` hands to the scheduler.
 
 HTTP mode checks every request itself before Bolt sees it (Bolt's own verification is off): the
 signature headers first (401, body unread), then the body (at most :attr:`HttpLimits.body_max`
@@ -52,15 +52,18 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters import buttons, slack_manifest
-from adapters.slack_render import MORE_ID, Message, Picker, parse_more, parse_pick, plain, render
-from adapters.slack_send import Sender, retry_handlers
-from adapters.slack_settings import SlackSettings, load_settings
-from adapters.tips_slack import SlackTipPoster
+from adapters import buttons
+from adapters.slack_bot import manifest as slack_manifest
+from adapters.slack_bot.posting import SlackTipPoster
+from adapters.slack_bot.render import MORE_ID, Message, Picker, parse_more, parse_pick, plain, render
+from adapters.slack_bot.send import Sender, retry_handlers
+from adapters.slack_bot.settings import SlackSettings, load_settings
 from bot.commands import Invocation
 from bot.core import Core
 from bot.errors import ConfigError
-from bot.handlers import KIND_LABEL, REGISTRY
+from bot.knowledge.present import KIND_LABEL
+from bot.knowledge.schema import as_kinds
+from bot.registry import REGISTRY
 from bot.reply import Reply
 
 __all__ = ["SlackAdapter", "SlackPlatform", "SlackSettings", "build_platform", "cli", "load_settings"]
@@ -389,7 +392,8 @@ class SlackAdapter:
         option = next((o for o in command.options if o.kinds), None) if command else None
         if command is None or option is None or reply.ref is not None:
             return None
-        kind = KIND_LABEL[option.kinds[0]] if len(option.kinds) == 1 else "topic"
+        kinds = as_kinds(option.kinds)
+        kind = KIND_LABEL[kinds[0]] if len(kinds) == 1 else "topic"
         return Picker(command=command.name, option=option.name, placeholder=f"Choose a {kind}")
 
     def pages(self, invocation: Invocation, reply: Reply, *, public: bool) -> list[Message]:

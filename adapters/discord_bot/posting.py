@@ -1,4 +1,4 @@
-"""Daily tips on Discord: a :class:`~bot.posting.Poster` over the running discord.py client.
+"""Daily tips on Discord: a :class:`~bot.schedule.posting.Poster` over the running discord.py client.
 
 The Discord platform object exposes one as ``poster``, so :func:`adapters.runner.run_tips` starts the
 scheduler beside it and ``/tips`` checks channels through it. It always uses the platform's current
@@ -31,9 +31,9 @@ from typing import Any
 import aiohttp
 import discord
 
-from adapters import discord_render as render
+from adapters.discord_bot import render
 from bot.errors import CommandError, PostError
-from bot.posting import Channel, Post
+from bot.schedule.posting import Channel, Post
 
 #: What the bot needs in a channel to post a tip: (discord.py flag, name in Discord's settings).
 NEEDED = (("view_channel", "View Channel"), ("send_messages", "Send Messages"), ("embed_links", "Embed Links"))

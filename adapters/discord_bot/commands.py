@@ -19,7 +19,7 @@ from discord import app_commands
 
 from bot.commands import Command, Option, OptionValue
 from bot.errors import ConfigError, DeclarationError
-from bot.handlers import REGISTRY
+from bot.registry import REGISTRY
 
 log = logging.getLogger("careerbot.discord")
 

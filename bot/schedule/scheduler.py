@@ -3,7 +3,7 @@
 Each round: due subscriptions become post rows (one per subscription and local date, so never two
 for a day); the process takes the posting lease of tenants with due posts; for each tenant it
 claims posts (a lease per post), sends them one by one through that platform's
-:class:`~bot.posting.Poster`, and marks them sent with the message id (batched).
+:class:`~bot.schedule.posting.Poster`, and marks them sent with the message id (batched).
 
 Crash boundaries, and what "exactly once" means at them:
 
@@ -36,7 +36,7 @@ nothing and ends nothing:
   and the posts those workers are sending or waiting to mark. A claim nobody here works on (its
   worker failed, or the reply to the claim was lost with the connection) expires and is retaken.
 - Every database step is retried with backoff (``backoff`` doubling up to ``backoff_max``) while
-  the error is the database being unavailable (:func:`~bot.tips_queue.transient`); the round loop
+  the error is the database being unavailable (:func:`~bot.schedule.queue.transient`); the round loop
   survives any error. Each failure is one log line, and a long outage logs only the 1st, 2nd,
   4th, 8th, ... failure in a row, then one line when the database answers again.
 """
@@ -51,21 +51,22 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from bot.errors import PostError
-from bot.posting import Post, Poster
 from bot.reply import Reply
-from bot.store import Store, Tenant
-from bot.tips import choose_tip, post_key
-from bot.tips_commands import matching_tips, tip_post
-from bot.tips_queue import PostQueue, describe, transient
-from bot.tips_store import Claimed, Done, Rotation, utc
+from bot.schedule.clock import Clock, SystemClock
+from bot.schedule.posting import Post, Poster
+from bot.schedule.queue import PostQueue, describe, transient
+from bot.store.engine import Store, Tenant
+from bot.tips.commands import matching_tips, tip_post
+from bot.tips.rotation import choose_tip, post_key
+from bot.tips.store import Claimed, Done, Rotation, utc
 
 if TYPE_CHECKING:
-    from bot.kb import KnowledgeBase
+    from bot.knowledge.kb import KnowledgeBase
 
 log = logging.getLogger("careerbot.scheduler")
 
@@ -75,51 +76,6 @@ GIVE_UP_AFTER = 5
 """Failed writes of one batch of "sent" marks, for a reason other than the database being
 unavailable (a bug, bad data), after which the batch is given up: its claims then expire and the
 retake asks the platform first. Unavailability is retried for as long as the process runs."""
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
-class FakeClock:
-    """Time that moves only when told to (or when something sleeps): for tests and ``--now``."""
-
-    def __init__(self, start: datetime) -> None:
-        self.current = start.astimezone(UTC)
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, delta: timedelta) -> None:
-        self.current += delta
-
-    def set(self, moment: datetime) -> None:
-        self.current = moment.astimezone(UTC)
-
-    async def sleep(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)
-        await asyncio.sleep(0)
-
-
-class ShiftedClock(SystemClock):
-    """Real time, but starting at ``start``: simulates a date while leases and pacing run normally."""
-
-    def __init__(self, start: datetime) -> None:
-        self.start = start.astimezone(UTC)
-        self.origin = time.monotonic()
-
-    def now(self) -> datetime:
-        return self.start + timedelta(seconds=time.monotonic() - self.origin)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -9,7 +9,8 @@ can fail (unreadable, not a regular file, too big, not YAML, a tag we do not bui
 recursive alias...) becomes one ``FILE:LINE`` :class:`Problem`, listed first; what would only follow from
 a file that could not be read (missing required entries, dangling references) is not reported then.
 
-The schema is :mod:`bot.schema`; cross-references are found from its :class:`~bot.schema.RefTo` markers.
+The schema is :mod:`bot.knowledge.schema`; cross-references are found from its
+:class:`~bot.knowledge.schema.RefTo` markers.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from rapidfuzz import fuzz, process
 
 from bot.errors import KnowledgeError, Problem
-from bot.schema import MIN_TIPS, REQUIRED_IDS, SECTIONS, Kind, RefTo
+from bot.knowledge.schema import MIN_TIPS, REQUIRED_IDS, SECTIONS, Kind, RefTo
 
 #: libyaml's event parser when PyYAML was built with it (the pure-Python parser is iterative too).
 _Parser: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -109,7 +110,7 @@ def default_knowledge_dir() -> Path:
     env = os.environ.get("CAREERBOT_KNOWLEDGE")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "knowledge"
+    return Path(__file__).resolve().parents[2] / "knowledge"  # bot/knowledge/loader.py -> the top level
 
 
 def knowledge_files(directory: Path, limit: int | None = None) -> list[Path]:

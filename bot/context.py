@@ -1,9 +1,10 @@
-"""Long-lived resources shared by commands and the scheduler, opened on first use.
+"""What a handler may use: the :class:`Context` of one request, and the process's long-lived
+:class:`Services` (the store, the platforms' posters, the clock, settings), opened on first use.
 
 Whoever runs the process builds one :class:`Services` (the CLI from the environment, tests with a
 temporary database) and hands it to the :class:`~bot.core.Core`. Nothing here imports SQLAlchemy
 until a command or the scheduler actually needs the store, so ``careerbot ask "/role ehr"`` stays a
-fast cold start.
+fast cold start. Every feature wing uses the same services; none of them is named here.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from bot.commands import Invocation
+from bot.commands import Invocation, Registry
 from bot.errors import CommandError, ConfigError
-from bot.posting import Channel, Poster, parse_channel
+from bot.knowledge.kb import KnowledgeBase
+from bot.schedule.clock import Clock, SystemClock
+from bot.schedule.posting import Channel, Poster, parse_channel
+from bot.schedule.rules import parse_zone
 
 if TYPE_CHECKING:
-    from bot.scheduler import Clock
-    from bot.store import Store, Tenant
-    from bot.tips_store import TenantTips
+    from bot.store.engine import Store
 
 GRACE_MAX = timedelta(hours=23)
 
@@ -39,19 +41,21 @@ def parse_duration(text: str, variable: str) -> timedelta:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class TipsSettings:
+class ServiceSettings:
+    """Deployment settings every feature shares (``CAREERBOT_ADMINS``, ``CAREERBOT_TIMEZONE``,
+    ``CAREERBOT_TIPS_GRACE``)."""
+
     admins: frozenset[str] = frozenset()
-    """``platform:user`` entries allowed to change subscriptions besides platform admins."""
+    """``platform:user`` entries allowed to change workspace settings besides platform admins."""
     default_timezone: str = "UTC"
     grace: timedelta = timedelta(hours=6)
+    """How late a scheduled post may still go out after downtime."""
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> TipsSettings:
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> ServiceSettings:
         admins = frozenset(a for a in re.split(r"[\s,]+", environ.get("CAREERBOT_ADMINS", "")) if a)
         zone = environ.get("CAREERBOT_TIMEZONE", "").strip() or "UTC"
         try:
-            from bot.tips import parse_zone
-
             zone = parse_zone(zone)
         except CommandError:
             raise ConfigError("CAREERBOT_TIMEZONE must be an IANA time zone such as Europe/Berlin") from None
@@ -61,28 +65,52 @@ class TipsSettings:
         return cls(admins=admins, default_timezone=zone, grace=grace)
 
 
-class TipsService:
-    """What ``/tips`` needs: the tenant-scoped store, the platforms' posters, settings and a clock."""
+class Services:
+    """The store (opened and migrated on first use), the platforms' posters, the clock, randomness
+    and settings; :meth:`aclose` releases the store."""
 
     def __init__(
         self,
-        store: Store,
         *,
-        settings: TipsSettings,
-        posters: Mapping[str, Poster],
-        clock: Clock,
-        rng: random.Random,
+        url: str | None = None,
+        schema: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        posters: Mapping[str, Poster] | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        settings: ServiceSettings | None = None,
+        store: Store | None = None,
     ) -> None:
-        self.store = store
-        self.settings = settings
-        self.posters = posters
-        self.clock = clock
-        self.rng = rng
+        """``store``: one already open (closed by :meth:`aclose`); otherwise ``url`` (or the
+        environment) names the one opened on first use."""
+        self.url = url
+        self.schema = schema
+        self.environ = os.environ if environ is None else environ
+        self.posters: dict[str, Poster] = dict(posters or {})
+        self.clock: Clock = clock or SystemClock()
+        self.rng = rng or random.Random()
+        self._settings = settings
+        self._store: Store | None = store
+        self._lock: asyncio.Lock | None = None
 
-    def tenant(self, tenant: Tenant) -> TenantTips:
-        from bot.tips_store import TenantTips
+    def add_poster(self, platform: str, poster: Poster) -> None:
+        self.posters[platform] = poster
 
-        return TenantTips(self.store, tenant)
+    async def store(self) -> Store:
+        if self._store is None:
+            self._lock = self._lock or asyncio.Lock()
+            async with self._lock:
+                if self._store is None:
+                    from bot.store.engine import Store
+
+                    self._store = await Store.open(self.url, schema=self.schema, environ=self.environ)
+        return self._store
+
+    @property
+    def settings(self) -> ServiceSettings:
+        if self._settings is None:
+            self._settings = ServiceSettings.from_env(self.environ)
+        return self._settings
 
     def is_admin(self, invocation: Invocation) -> bool:
         return invocation.admin or f"{invocation.platform}:{invocation.user}" in self.settings.admins
@@ -97,76 +125,25 @@ class TipsService:
         poster = self.posters.get(invocation.platform)
         found = await poster.default_timezone(invocation.tenant, invocation.user) if poster else None
         if found:
-            from bot.tips import parse_zone
-
             try:
                 return parse_zone(found)
             except CommandError:
                 pass
         return self.settings.default_timezone
 
-
-class Services:
-    """Opens the store (and migrates it) on first use; :meth:`aclose` releases it."""
-
-    def __init__(
-        self,
-        *,
-        url: str | None = None,
-        schema: str | None = None,
-        environ: Mapping[str, str] | None = None,
-        posters: Mapping[str, Poster] | None = None,
-        clock: Clock | None = None,
-        rng: random.Random | None = None,
-        settings: TipsSettings | None = None,
-        store: Store | None = None,
-    ) -> None:
-        """``store``: one already open (closed by :meth:`aclose`); otherwise ``url`` (or the
-        environment) names the one opened on first use."""
-        self.url = url
-        self.schema = schema
-        self.environ = os.environ if environ is None else environ
-        self.posters: dict[str, Poster] = dict(posters or {})
-        self.clock = clock
-        self.rng = rng or random.Random()
-        self._settings = settings
-        self._store: Store | None = store
-        self._tips: TipsService | None = None
-        self._lock: asyncio.Lock | None = None
-
-    def add_poster(self, platform: str, poster: Poster) -> None:
-        self.posters[platform] = poster
-
-    async def store(self) -> Store:
-        if self._store is None:
-            self._lock = self._lock or asyncio.Lock()
-            async with self._lock:
-                if self._store is None:
-                    from bot.store import Store
-
-                    self._store = await Store.open(self.url, schema=self.schema, environ=self.environ)
-        return self._store
-
-    @property
-    def settings(self) -> TipsSettings:
-        if self._settings is None:
-            self._settings = TipsSettings.from_env(self.environ)
-        return self._settings
-
-    async def tips(self) -> TipsService:
-        if self._tips is None:
-            from bot.scheduler import SystemClock
-
-            self._tips = TipsService(
-                await self.store(),
-                settings=self.settings,
-                posters=self.posters,
-                clock=self.clock or SystemClock(),
-                rng=self.rng,
-            )
-        return self._tips
-
     async def aclose(self) -> None:
         if self._store is not None:
             await self._store.close()
-        self._store, self._tips = None, None
+        self._store = None
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a handler may use: the current knowledge, the request, the command table, randomness,
+    and the process's long-lived services (the store), when whoever runs the process provides them."""
+
+    kb: KnowledgeBase
+    invocation: Invocation
+    registry: Registry
+    rng: random.Random
+    services: Services | None = None

@@ -17,7 +17,6 @@ words and the log gets the file and the fix.
 from __future__ import annotations
 
 import logging
-import random
 import zlib
 from collections import Counter
 from collections.abc import Callable
@@ -27,19 +26,18 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from bot import messages
-from bot.commands import Context, Invocation, Option
+from bot.commands import Invocation, Option, Registry
+from bot.context import Context, Services
 from bot.errors import CommandError
-from bot.handlers import REGISTRY, TIP_TAG_KINDS, tip_card
-from bot.posting import _MENTION as CHANNEL_MENTION
-from bot.posting import Channel, channel_problem, is_channel_word, looks_like_channel
+from bot.knowledge.present import TIP_TAG_KINDS, tag_kind, tip_card
 from bot.reply import Field, FollowUp, Reply, Section
 from bot.safety import one_line
-from bot.schema import Kind
-from bot.tips import (
+from bot.schedule.posting import _MENTION as CHANNEL_MENTION
+from bot.schedule.posting import Channel, channel_problem, is_channel_word, looks_like_channel
+from bot.schedule.rules import (
     WEEKDAYS,
     Schedule,
     check_clock,
-    choose_tip,
     looks_like_days,
     looks_like_time,
     looks_like_zone,
@@ -47,11 +45,12 @@ from bot.tips import (
     parse_time,
     parse_zone,
 )
+from bot.tips.rotation import choose_tip
 
 if TYPE_CHECKING:
-    from bot.kb import KnowledgeBase
-    from bot.services import TipsService
-    from bot.tips_store import Subscription, TenantTips
+    from bot.knowledge.kb import KnowledgeBase
+    from bot.store.engine import Store
+    from bot.tips.store import Subscription, TenantTips
 
 
 log = logging.getLogger("careerbot.tips")
@@ -178,10 +177,11 @@ def check_lengths(values: dict[str, str | None]) -> None:
 
 
 def check_storable(invocation: Invocation, target: Channel, timezone: str, topic: str | None) -> None:
-    """Every text a subscription keeps must fit its column (``bot.store.subscriptions``), checked here
+    """Every text a subscription keeps must fit its column (``bot.store.engine.subscriptions``), checked here
     before the write rather than left to the database: PostgreSQL would fail on ``varchar(64)`` and
     SQLite would keep anything, so the two must agree by checking first."""
-    from bot.store import subscriptions, too_long
+    from bot.store.engine import too_long
+    from bot.tips.tables import subscriptions
 
     found = too_long(
         subscriptions,
@@ -237,11 +237,7 @@ def _when(sub: Subscription) -> str:
 
 
 def _topic_label(kb: KnowledgeBase, topic: str | None) -> str:
-    return kb.title(kind_of(kb, topic), topic) if topic else "any topic"
-
-
-def kind_of(kb: KnowledgeBase, tag: str) -> Kind:
-    return next((k for k in TIP_TAG_KINDS if kb.get(k, tag) is not None), "topic")
+    return kb.title(tag_kind(kb, topic), topic) if topic else "any topic"
 
 
 def matching_tips(kb: KnowledgeBase, topic: str | None) -> list[str]:
@@ -251,13 +247,15 @@ def matching_tips(kb: KnowledgeBase, topic: str | None) -> list[str]:
 
 def tip_post(kb: KnowledgeBase, tip_id: str, topic: str | None) -> Reply:
     """The message a daily tip is: the tip card, titled and signed as a daily post."""
-    ctx = Context(kb=kb, invocation=Invocation(command="tips"), registry=REGISTRY, rng=random.Random(0))
-    card = tip_card(ctx, kb.get("tip", tip_id), about=topic)
+    card = tip_card(kb, kb.get("tip", tip_id), about=topic)
     title = messages.TIPS_POST_TITLE + (f": {_topic_label(kb, topic)}" if topic else "")
     return replace(card, title=title, footer=messages.TIPS_POST_FOOTER)
 
 
-@REGISTRY.command(
+COMMANDS = Registry()
+
+
+@COMMANDS.command(
     "tips",
     "Daily tip posts for a channel: subscribe, unsubscribe, list, preview, skip (tomorrow)",
     Option(name="action", description="subscribe, unsubscribe, list (default), preview or skip", choices=ACTIONS),
@@ -300,7 +298,7 @@ async def tips(
 ) -> Reply:
     verb = (action or "list").strip().casefold()
     if verb not in ACTIONS:
-        usage = REGISTRY.get("tips").usage  # type: ignore[union-attr]
+        usage = COMMANDS.get("tips").usage  # type: ignore[union-attr]
         raise CommandError(
             messages.TIPS_BAD_ACTION.format(value=one_line(verb, 30), actions=", ".join(ACTIONS), usage=usage)
         )
@@ -310,13 +308,14 @@ async def tips(
     given = {"channel": channel, "time": time, "timezone": timezone, "days": days, "topic": topic}
     given = {name: raw_option(invocation, name, value) for name, value in given.items()}
     try:
-        service = await ctx.services.tips()
-        async with service.store.failures():
-            return await _act(ctx, service, verb, given)
+        service = ctx.services
+        store = await service.store()
+        async with store.failures():
+            return await _act(ctx, service, store, verb, given)
     except CommandError:
         raise
     except Exception as exc:
-        from bot.store import StoreError
+        from bot.store.problems import StoreError
 
         if not isinstance(exc, StoreError):
             raise
@@ -324,14 +323,15 @@ async def tips(
         raise CommandError(exc.reason) from None
 
 
-async def _act(ctx: Context, service: TipsService, verb: str, given: dict[str, str | None]) -> Reply:
+async def _act(ctx: Context, service: Services, opened: Store, verb: str, given: dict[str, str | None]) -> Reply:
     invocation = ctx.invocation
     if verb in CHANGES and not service.is_admin(invocation):
         raise CommandError(messages.TIPS_ADMINS_ONLY)
     check_channel_words(given, invocation.platform)
-    from bot.store import Tenant
+    from bot.store.engine import Tenant
+    from bot.tips.store import TenantTips
 
-    store = service.tenant(Tenant(invocation.platform, invocation.tenant))
+    store = TenantTips(opened, Tenant(invocation.platform, invocation.tenant))
     if verb == "subscribe":
         values = place_channel_words(given, named_in(invocation.text))
         check_lengths(values)
@@ -351,7 +351,7 @@ async def _act(ctx: Context, service: TipsService, verb: str, given: dict[str, s
     return await _preview(ctx, store, target.id, _where(target.name))
 
 
-async def _subscribe(ctx: Context, service: TipsService, store: TenantTips, values: dict[str, str | None]) -> Reply:
+async def _subscribe(ctx: Context, service: Services, store: TenantTips, values: dict[str, str | None]) -> Reply:
     invocation = ctx.invocation
     now = service.clock.now()
     check_clock(now)
@@ -384,7 +384,7 @@ async def _subscribe(ctx: Context, service: TipsService, store: TenantTips, valu
     )
 
 
-async def _list(ctx: Context, service: TipsService, store: TenantTips) -> Reply:
+async def _list(ctx: Context, service: Services, store: TenantTips) -> Reply:
     subs = await store.active()
     if not subs:
         return Reply(
@@ -406,7 +406,7 @@ async def _list(ctx: Context, service: TipsService, store: TenantTips) -> Reply:
 
 
 async def _subscribed_channel(
-    service: TipsService, store: TenantTips, invocation: Invocation, text: str
+    service: Services, store: TenantTips, invocation: Invocation, text: str
 ) -> tuple[str, str]:
     """The channel to unsubscribe: checked with the platform like any other, or, when the platform no
     longer lets the bot see or post there (deleted, archived, permissions removed), the stored
@@ -423,7 +423,7 @@ async def _subscribed_channel(
         raise
 
 
-async def _unsubscribe(service: TipsService, store: TenantTips, channel: str, where: str) -> Reply:
+async def _unsubscribe(service: Services, store: TenantTips, channel: str, where: str) -> Reply:
     if not await store.unsubscribe(channel, now=service.clock.now()):
         return Reply(
             title=messages.TIPS_NOT_SUBSCRIBED_TITLE.format(channel=where),
@@ -433,7 +433,7 @@ async def _unsubscribe(service: TipsService, store: TenantTips, channel: str, wh
     return Reply(title=messages.TIPS_UNSUBSCRIBED_TITLE.format(channel=where), summary=messages.TIPS_UNSUBSCRIBED)
 
 
-async def _skip(service: TipsService, store: TenantTips, channel: str, where: str) -> Reply:
+async def _skip(service: Services, store: TenantTips, channel: str, where: str) -> Reply:
     result = await store.skip(channel, now=service.clock.now())
     if result is None:
         return Reply(

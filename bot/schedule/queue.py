@@ -1,5 +1,5 @@
 """The scheduler's side of the tip store: due work across tenants. Every change names the row's
-tenant too, or the ids it has just locked; see :mod:`bot.scheduler` for the protocol.
+tenant too, or the ids it has just locked; see :mod:`bot.schedule.scheduler` for the protocol.
 
 Every write here is safe to repeat after an error whose outcome is unknown (the connection died
 around the commit): marks and settles only change rows still ``claimed``, inserts ignore
@@ -20,9 +20,11 @@ from sqlalchemy import and_, bindparam, case, func, literal, or_, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.store import Store, StoreError, Tenant, posts, subscriptions, tenant_leases, workers
-from bot.tips import Schedule
-from bot.tips_store import (
+from bot.schedule.rules import Schedule
+from bot.schedule.tables import tenant_leases, workers
+from bot.store.engine import Store, Tenant
+from bot.store.problems import StoreError
+from bot.tips.store import (
     OPEN,
     Claimed,
     Done,
@@ -34,6 +36,7 @@ from bot.tips_store import (
     subscription_from,
     utc,
 )
+from bot.tips.tables import posts, subscriptions
 
 log = logging.getLogger("careerbot.tips")
 

@@ -12,7 +12,7 @@ Rules for new migrations (``tests/tips/test_store.py`` checks them): an upgrade 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -20,11 +20,22 @@ from sqlalchemy.exc import DBAPIError
 if TYPE_CHECKING:
     from alembic.config import Config
 
-    from bot.store import Store
-
+MIGRATION_LOCK = 7406329155
+"""The PostgreSQL advisory lock held while creating the schema and migrating."""
 HEAD = "0002"
 VERSION_TABLE = "careerbot_schema_version"
 HERE = Path(__file__).resolve().parent
+
+
+class Migratable(Protocol):
+    """What migrating needs of a store (:class:`bot.store.engine.Store`, which imports this module)."""
+
+    @property
+    def is_sqlite(self) -> bool: ...
+
+    def begin(self) -> Any: ...
+
+    def connect(self) -> Any: ...
 
 
 def config(connection: Any = None) -> Config:
@@ -37,7 +48,7 @@ def config(connection: Any = None) -> Config:
     return cfg
 
 
-async def current(store: Store) -> str | None:
+async def current(store: Migratable) -> str | None:
     """The revision the database is at (None: empty)."""
     try:
         async with store.connect() as conn:
@@ -48,17 +59,23 @@ async def current(store: Store) -> str | None:
     return str(revision) if revision is not None else None
 
 
-async def upgrade(store: Store, revision: str = "head") -> tuple[str | None, str | None]:
+async def upgrade(store: Migratable, revision: str = "head") -> tuple[str | None, str | None]:
     """Migrate to ``revision``; returns (before, after)."""
     before = await current(store)
     if revision == "head" and before == HEAD:
         return before, before
     from alembic import command
 
-    from bot.store import run_sync_locked
-
     def run(sync_connection: Any) -> None:
         command.upgrade(config(sync_connection), revision)
 
     await run_sync_locked(store, run)
     return before, await current(store)
+
+
+async def run_sync_locked(store: Migratable, fn: Any) -> Any:
+    """Run ``fn(sync_connection)`` in one transaction, serialised across processes (for migrations)."""
+    async with store.begin() as conn:
+        if not store.is_sqlite:
+            await conn.execute(text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+        return await conn.run_sync(fn)
