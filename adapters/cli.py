@@ -267,6 +267,7 @@ def tips_run(now_text: str | None, once: bool, knowledge: Path | None) -> None:
 
     from adapters.console import ConsolePoster, use_color
     from bot.context import Services
+    from bot.registry import job_kinds
     from bot.schedule.clock import FakeClock, ShiftedClock, SystemClock
     from bot.schedule.rules import EARLIEST, LATEST, schedulable
     from bot.schedule.scheduler import Scheduler, Settings
@@ -297,7 +298,11 @@ def tips_run(now_text: str | None, once: bool, knowledge: Path | None) -> None:
             store = await services.store()
             await store.check_writable()  # the scheduler writes: a store that cannot take it fails here, once
             scheduler = Scheduler(
-                store, services.posters, lambda: core.kb, clock=clock, settings=Settings(grace=services.settings.grace)
+                store,
+                services.posters,
+                job_kinds(lambda: core.kb),
+                clock=clock,
+                settings=Settings(grace=services.settings.grace),
             )
             if once:
                 async with store.failures():

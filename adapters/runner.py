@@ -123,6 +123,7 @@ async def run_tips(core: Core, platforms: list[Platform], *, sleep: Any = asynci
         return
     for name, poster in posters.items():
         core.services.add_poster(name, poster)
+    from bot.registry import job_kinds
     from bot.schedule.scheduler import Scheduler, Settings
 
     delay = BACKOFF_START
@@ -138,4 +139,5 @@ async def run_tips(core: Core, platforms: list[Platform], *, sleep: Any = asynci
             log.error("tips: cannot open the store (%s: %s); retrying in %.0fs", type(exc).__name__, exc, delay)
             await sleep(delay)
             delay = min(delay * 2, BACKOFF_MAX)
-    await Scheduler(store, posters, lambda: core.kb, clock=core.services.clock, settings=settings).run()
+    kinds = job_kinds(lambda: core.kb)
+    await Scheduler(store, posters, kinds, clock=core.services.clock, settings=settings).run()

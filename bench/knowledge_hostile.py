@@ -5,7 +5,7 @@ adds (or replaces) one hostile file, runs ``careerbot validate`` on it in a subp
 wall time, the child's peak RSS, the exit code and the first line of the report. Prints; asserts nothing.
 Targets (issue 8): every case exits 1 with ``FILE:LINE`` first, no traceback, <= 5 s and <= 200 MB.
 
-The cases are also the hostile files of ``tests/test_knowledge_hostile.py``: each is generated on the
+The cases are also the hostile files of ``tests/knowledge/test_hostile.py``: each is generated on the
 spot (nothing large is committed).
 """
 
@@ -171,7 +171,8 @@ def scaled_check(base: Path, scale: int = 100) -> None:
     """The default limits must not refuse real knowledge: load the benchmark's ``scale``x tree."""
     from bench.core import scaled_tree
     from bot.errors import KnowledgeError
-    from bot.knowledge.loader import DEFAULT_LIMITS, knowledge_files, load
+    from bot.knowledge.loader import knowledge_files, load
+    from bot.knowledge.yamlread import DEFAULT_LIMITS
 
     tree = base / f"scaled-{scale}x"
     tree.mkdir()

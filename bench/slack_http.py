@@ -64,7 +64,7 @@ async def serve(kind: str, api_url: str, cache: bool = True, core_ms: float = 0.
 
     logging.basicConfig(level=logging.ERROR)
     if kind == "fake":
-        from tests.slack.fake_slack import FakeSlack
+        from tests.fakes.slack import FakeSlack
 
         fake = await FakeSlack().start()
         port = fake.port
@@ -218,7 +218,7 @@ async def load(http: aiohttp.ClientSession, port: int, fake_port: int, requests:
 
 async def answered(http: aiohttp.ClientSession, fake_port: int) -> int:
     async with http.get(f"http://127.0.0.1:{fake_port}/stats") as resp:
-        return int((await resp.json()).get("response_url", 0))
+        return int((await resp.json())["calls"].get("response_url", 0))
 
 
 async def measure(

@@ -58,7 +58,7 @@ async def start_fake() -> tuple[asyncio.subprocess.Process, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tests.tips.fake_slack_api",
+        "tests.fakes.slack",
         "--per-channel",
         str(PER_CHANNEL),
         "--per-workspace",

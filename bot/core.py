@@ -20,9 +20,10 @@ from bot.commands import Command, Invocation, OptionValue, Registry, coerce, par
 from bot.context import Context, Services
 from bot.errors import CommandError, KnowledgeError, Problem
 from bot.knowledge.kb import KnowledgeBase
-from bot.knowledge.loader import DEFAULT_LIMITS, Limits, default_knowledge_dir, fingerprint, load
+from bot.knowledge.loader import default_knowledge_dir, fingerprint, load
 from bot.knowledge.present import COMMAND_FOR
 from bot.knowledge.schema import as_kinds
+from bot.knowledge.yamlread import DEFAULT_LIMITS, Limits
 from bot.registry import REGISTRY
 from bot.reply import FollowUp, Reply
 from bot.safety import one_line

@@ -20,50 +20,20 @@ KNOWLEDGE_RELOADED = "knowledge reloaded from {path}"
 KNOWLEDGE_REJECTED = "knowledge in {path} is invalid; still serving the last good version:\n{report}"
 
 # Daily tips (/tips)
-TIPS_POST_TITLE = "Daily tip"
-TIPS_POST_FOOTER = "A daily tip from careerbot. Admins change it with /tips; /tips list shows the schedule."
-TIPS_BAD_ACTION = "“{value}” is not something /tips does. Use one of: {actions}. Usage: `{usage}`"
-TIPS_ADMINS_ONLY = (
-    "Only workspace admins can change daily tips (on Slack an admin or owner, on Discord Manage Server). "
-    "Anyone can use `/tips list` and `/tips preview`."
-)
-TIPS_BAD_TIME = "“{value}” is not a time. Use HH:MM on a 24-hour clock, e.g. `time:09:00` or `time:17:30`."
-TIPS_BAD_ZONE = (
+BAD_TIME = "“{value}” is not a time. Use HH:MM on a 24-hour clock, e.g. `time:09:00` or `time:17:30`."
+BAD_ZONE = (
     "“{value}” is not a time zone I know.{hint} Use an IANA name such as `Europe/Berlin`, `America/New_York` or `UTC`."
 )
-TIPS_BAD_DAYS = (
-    "“{value}” is not a set of days. Use `weekdays`, `daily`, `weekends`, or e.g. `mon,wed,fri` or `mon-thu`."
-)
-TIPS_BAD_TOPIC = "There are no tips about “{value}” yet. Topics with tips include: {examples}."
-TIPS_UNCLEAR = "I could not tell what “{value}” is. Name the option, e.g. `time:09:00`, `timezone:Europe/Berlin`."
-TIPS_UNAVAILABLE_TITLE = "Daily tips are not set up here"
-TIPS_UNAVAILABLE = "This careerbot runs without a database, so it cannot keep subscriptions. Ask its operator."
-TIPS_SUBSCRIBED_TITLE = "Daily tips on for {channel}"
-TIPS_UPDATED_TITLE = "Daily tips changed for {channel}"
-TIPS_SUBSCRIBED = "One tip {schedule}{topic}. The first one comes {first}."
-TIPS_UNSUBSCRIBED_TITLE = "Daily tips stopped for {channel}"
-TIPS_UNSUBSCRIBED = "No more daily tips there. `/tips subscribe` starts them again where the rotation left off."
-TIPS_NOT_SUBSCRIBED_TITLE = "{channel} gets no daily tips"
-TIPS_NOT_SUBSCRIBED = "An admin can start them with `/tips subscribe` in that channel."
-TIPS_NONE_TITLE = "No channel gets daily tips yet"
-TIPS_LIST_TITLE = "Daily tips in this workspace"
-TIPS_SKIPPED_TITLE = "Skipping {day} in {channel}"
-TIPS_SKIPPED = "No tip on {day}; they carry on the next scheduled day."
-TIPS_ALREADY_SKIPPED = "The tip for {day} in {channel} was already posted or skipped."
-TIPS_PREVIEW_FOOTER = "Preview: the next tip for {channel} ({when})."
-TIPS_PREVIEW_UNSUBSCRIBED = "Preview: {channel} is not subscribed; `/tips subscribe` starts daily tips like this one."
-TIPS_BAD_CHANNEL_MENTION = (
+BAD_DAYS = "“{value}” is not a set of days. Use `weekdays`, `daily`, `weekends`, or e.g. `mon,wed,fri` or `mon-thu`."
+BAD_CHANNEL_MENTION = (
     "“{value}” is not a channel mention I can read. Pick the channel from the list, or type its name, e.g. `#general`."
 )
-TIPS_EMPTY_CHANNEL = "“{value}” has no channel name. Type it like `#general`."
-TIPS_CHANNEL_TOO_LONG = "“{value}” is not a channel: a channel {what} has at most {limit} characters{where}."
-TIPS_BAD_CHANNEL_NAME = (
+EMPTY_CHANNEL = "“{value}” has no channel name. Type it like `#general`."
+CHANNEL_TOO_LONG = "“{value}” is not a channel: a channel {what} has at most {limit} characters{where}."
+BAD_CHANNEL_NAME = (
     "“{value}” is not a channel: channel names have only letters, digits, hyphens and underscores, not {chars}."
 )
-TIPS_SECOND_CHANNEL = "“{value}” looks like a second channel, after {channel}. /tips changes one channel at a time."
-TIPS_OPTION_TOO_LONG = "The {option} you gave is too long: {length} characters, at most {limit}."
-TIPS_VALUE_TOO_LONG = "{what} is too long to keep: {length} characters, at most {limit}. Nothing was changed."
-TIPS_BAD_CLOCK = "Daily tips cannot be scheduled from {now}: the clock is outside the years {first} to {last}."
+BAD_CLOCK = "Daily tips cannot be scheduled from {now}: the clock is outside the years {first} to {last}."
 
 # The store (user-facing: no paths or technical detail; the log has those)
 STORE_READONLY = (

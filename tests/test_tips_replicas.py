@@ -17,8 +17,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bot.tips.tables import posts
+from tests.fakes.slack import FakeSlack, Limits
 from tests.tips.conftest import Database, at, new_schema, postgres_url
-from tests.tips.fake_slack_api import FakeSlackAPI
 from tests.tips.seeding import bulk_subscribe
 from tests.tips.worker import release, start_replicas
 
@@ -34,7 +34,7 @@ async def test_two_replicas_post_every_subscription_exactly_once(postgres_url: s
     places = [(f"T{w:03d}", f"C{w:03d}{c:03d}") for c in range(PER_WORKSPACE) for w in range(WORKSPACES)]
     await bulk_subscribe(store, places, DUE)
     env = {**os.environ, **database.env(), "PYTHONPATH": str(ROOT)}
-    async with FakeSlackAPI() as slack:
+    async with FakeSlack(limits=Limits()) as slack:
         replicas = await start_replicas(2, slack_api=slack.api_url, now=DUE, env=env, cwd=ROOT)
         await release(replicas)  # both start together
         outputs = [await asyncio.wait_for(proc.communicate(), 120) for proc in replicas]

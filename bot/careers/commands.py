@@ -19,7 +19,7 @@ from bot.careers.cards import (
 )
 from bot.commands import Option, Registry, coerce, parse_options
 from bot.context import Context
-from bot.knowledge.loader import suggest
+from bot.fuzzy import suggest
 from bot.knowledge.present import KIND_LABEL, TIP_TAG_KINDS, follow, ref, tip_card
 from bot.reply import MAX_SECTIONS, FollowUp, Ref, Reply, Section
 from bot.safety import one_line

@@ -16,93 +16,39 @@ The schema is :mod:`bot.knowledge.schema`; cross-references are found from its
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import gc
 import os
 import re
-import stat
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from rapidfuzz import fuzz, process
 
 from bot.errors import KnowledgeError, Problem
+from bot.fuzzy import suggest
 from bot.knowledge.schema import MIN_TIPS, REQUIRED_IDS, SECTIONS, Kind, RefTo
+from bot.knowledge.yamlread import (
+    DEFAULT_LIMITS,
+    Doc,
+    Limits,
+    Path_,
+    Stop,
+    Unreadable,
+    compose,
+    dotted,
+    os_reason,
+    problem,
+    read_limited,
+    shown,
+)
 
-#: libyaml's event parser when PyYAML was built with it (the pure-Python parser is iterative too).
-_Parser: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_constructor = yaml.constructor.SafeConstructor()
-_resolve: Callable[[type[yaml.Node], str, tuple[bool, bool]], str] = yaml.resolver.Resolver().resolve
-_TAG = "tag:yaml.org,2002:"
-_STR_TAG = _TAG + "str"
-_SEQ_TAGS = frozenset({None, "!", _TAG + "seq"})
-_MAP_TAGS = frozenset({None, "!", _TAG + "map"})
-#: Scalar tags we build, with PyYAML's safe constructors. They are called directly: its
-#: ``construct_object`` would keep every node it ever saw in a cache.
-_SCALARS: dict[str, Callable[[Any, yaml.ScalarNode], Any]] = {
-    _TAG + name: yaml.constructor.SafeConstructor.yaml_constructors[_TAG + name]
-    for name in ("null", "bool", "int", "float", "timestamp", "binary")
-}
-#: First characters of a plain scalar that may resolve to something other than text (a number,
-#: true/false, null, a date, '<<'); any other plain scalar is text without asking the resolver.
-_IMPLICIT_FIRST = frozenset(c for c in yaml.resolver.Resolver.yaml_implicit_resolvers if c)
 _SUFFIXES = (".yaml", ".yml")
-#: Longest word :func:`suggest` compares (fuzzy matching a huge key would take seconds).
-_SUGGEST_MAX = 100
-#: Problem fields and messages are cut to these many characters: a report never echoes a file unbounded.
-_FIELD_MAX = 160
-_MESSAGE_MAX = 300
 #: Entries validated per pydantic call (one call for a whole section is fastest, but a section of
 #: 100,000 broken entries would then hold 100,000 errors at once).
 _CHUNK = 512
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """What a knowledge tree may hold. Each limit is checked before the value it bounds is built, so a
-    hostile file costs at most these, and each is far above real knowledge. For scale: the shipped tree
-    is 9 files, 173 KB in all, the largest ``tips.yaml`` at 40 KB; it nests 4 levels deep (the file's
-    mapping, a section's list, an entry, a field's list), uses no aliases and has at most 12 keys in a
-    mapping. The benchmark's 100x tree (``bench/core.py``, ~28,500 entries) is 13 MB and 490,000 YAML
-    nodes in all, its largest file ``tips.yaml`` 4.1 MB and 153,000 nodes.
-    """
-
-    file_bytes: int = 16 * 2**20
-    """Bytes in one file (16 MiB, 4x the largest file of the 100x tree). Checked with ``stat`` before
-    the file is read, and the read itself stops there (a file may grow meanwhile)."""
-    tree_bytes: int = 64 * 2**20
-    """Bytes in all files together (64 MiB, 5x the 100x tree)."""
-    files: int = 1000
-    """``.yaml`` files in the directory (100x today's 9)."""
-    depth: int = 32
-    """Collections nested in one another (8x today's 4). Checked on the event stream, so a file nested
-    50,000 deep is refused after its 33rd ``[``, before anything is built that could recurse."""
-    nodes: int = 500_000
-    """YAML nodes (scalars and collections) in one file, an alias counting as every node it repeats
-    (3x ``tips.yaml`` at 100x). Bounds the time and memory a file costs (at most ~100 MB and ~1.5 s
-    for the worst shape of nodes), and stops a "billion laughs" alias bomb at the alias that crosses
-    it, before anything is expanded."""
-    tree_nodes: int = 1_500_000
-    """YAML nodes in all files together, counted the same way (3x the 100x tree)."""
-    aliases: int = 10_000
-    """Aliases (``*name``) in one file; the shipped knowledge uses none."""
-    keys: int = 1_000
-    """Keys in one mapping (80x the most any entry has). Each unknown key is one problem, so this also
-    keeps one entry from flooding the report."""
-    problems: int = 1_000
-    """Problems collected before checking stops. A report shows the first few anyway (see
-    :meth:`~bot.errors.KnowledgeError.report`); this bounds the work a file of 100,000 broken entries
-    costs."""
-
-
-DEFAULT_LIMITS = Limits()
-
-Path_ = tuple[str | int, ...]
 
 
 def default_knowledge_dir() -> Path:
@@ -153,13 +99,6 @@ def normalize(text: str) -> str:
     return " ".join(re.sub(r"[^\w+#]+|_", " ", text.casefold()).split())
 
 
-def suggest(word: str, options: Iterable[str], cutoff: float = 60) -> str | None:
-    if len(word) > _SUGGEST_MAX:
-        return None
-    match = process.extractOne(word, list(options), scorer=fuzz.WRatio, score_cutoff=cutoff)
-    return match[0] if match else None
-
-
 @dataclass(frozen=True, slots=True)
 class Located:
     """An entry together with where it was written."""
@@ -183,343 +122,6 @@ class Knowledge:
     def summary(self) -> str:
         counts = ", ".join(f"{len(v)} {k}" for k, v in self.entries.items())
         return f"{self.directory}: ok ({counts})"
-
-
-# --------------------------------------------------------------------------- bounded text
-
-
-def _printable(text: str) -> str:
-    return "".join(c if c.isprintable() else "?" for c in text)
-
-
-def _clip(text: str, limit: int) -> str:
-    """One printable line of at most ``limit`` characters (looks at no more of ``text`` than that)."""
-    text = _printable(text[: limit + 1])
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def shown(value: Any, limit: int = 60) -> str:
-    """``value`` quoted for a message, short whatever it is: a collection is named, not printed."""
-    if isinstance(value, str):
-        return repr(value[:limit]) + ("…" if len(value) > limit else "")
-    if isinstance(value, list | dict | tuple | set):
-        return f"a {type(value).__name__}"
-    return _clip(repr(value), limit)
-
-
-def _problem(path: Path | str, line: int, where: str, message: str) -> Problem:
-    """A :class:`Problem` whose every part is one bounded printable line."""
-    return Problem(_clip(str(path), 4096), line, _clip(where, _FIELD_MAX), _clip(message, _MESSAGE_MAX))
-
-
-def dotted(where: Sequence[str | int]) -> str:
-    out = ""
-    for step in where:
-        out += f"[{step}]" if isinstance(step, int) else (f".{step[:_FIELD_MAX]}" if out else step[:_FIELD_MAX])
-    return out
-
-
-# --------------------------------------------------------------------------- YAML with lines
-
-
-class _Unreadable(Exception):
-    """Stops reading one file: the file could not be read, and ``message`` says why at ``line``."""
-
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(message)
-        self.line = line
-        self.message = message
-
-
-class _Stop(Exception):
-    """Enough problems were found (:attr:`Limits.problems`): checking stops."""
-
-
-class _Lines:
-    """Where a collection and its values are written: ``children`` is a list (a sequence) or a dict by
-    key (a mapping) of child :class:`_Lines` or, for scalars, line numbers."""
-
-    __slots__ = ("line", "children")
-
-    def __init__(self, line: int, children: list[_Lines | int] | dict[str, _Lines | int]) -> None:
-        self.line = line
-        self.children = children
-
-
-class _Open:
-    """A collection being composed; ``keys`` is -1 for a sequence."""
-
-    __slots__ = ("data", "children", "lines", "anchor", "start", "keys", "key", "step")
-
-    def __init__(self, mapping: bool, line: int, anchor: str | None, start: int, step: str | int) -> None:
-        self.data: Any = {} if mapping else []
-        self.children: Any = {} if mapping else []
-        self.lines = _Lines(line, self.children)
-        self.anchor = anchor
-        self.start = start
-        self.keys = 0 if mapping else -1
-        self.key: Any = _NO_KEY
-        self.step = step
-
-
-_NO_KEY = object()  # a mapping waits for a key
-_SKIP = object()  # the key was not text: drop its value
-_OPEN = object()  # an anchored collection still being composed (an alias to it would be recursive)
-
-
-def _read(path: Path, limit: int) -> bytes:
-    """The bytes of a regular file of at most ``limit`` bytes. Opened non-blocking, so a FIFO named
-    ``x.yaml`` is refused instead of waiting forever for a writer."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        raise _Unreadable(1, f"cannot open: {_os_reason(exc)}") from None
-    try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise _Unreadable(1, "is a directory, not a file")
-        if not stat.S_ISREG(st.st_mode):
-            raise _Unreadable(1, "not a regular file")
-        if st.st_size > limit:
-            raise _Unreadable(1, f"file is {st.st_size:,} bytes; the limit is {limit:,}")
-        chunks, size = [], 0
-        while size <= limit:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:
-            raise _Unreadable(1, f"file is over {limit:,} bytes, the limit")
-        return b"".join(chunks)
-    except OSError as exc:
-        raise _Unreadable(1, f"cannot read: {_os_reason(exc)}") from None
-    finally:
-        os.close(fd)
-
-
-def _os_reason(exc: OSError) -> str:
-    if exc.errno == errno.ELOOP:
-        return "a symbolic link loop"
-    return exc.strerror or type(exc).__name__
-
-
-def _short_tag(tag: str) -> str:
-    return "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
-
-
-def _scalar(tag: str, event: Any, line: int) -> Any:
-    """A scalar of a tag other than text, built by PyYAML's safe constructor for it."""
-    build = _SCALARS.get(tag)
-    if build is None:
-        if tag == _TAG + "merge":
-            raise _Unreadable(line, "merge keys ('<<') are not supported; write the keys out")
-        raise _Unreadable(line, f"unsupported tag {shown(_short_tag(tag))}")
-    try:
-        return build(_constructor, yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark))
-    except Exception as exc:
-        reason = (exc.problem if isinstance(exc, yaml.MarkedYAMLError) else None) or str(exc)
-        raise _Unreadable(
-            line,
-            f"cannot read {shown(event.value, 40)} as {_short_tag(tag)} ({_clip(reason, 80)}); "
-            "quote it to make it text",
-        ) from None
-
-
-def _compose(
-    data: bytes, limits: Limits, budget: int, report: Callable[[int, Path_, str], None]
-) -> tuple[Any, _Lines | int | None, int]:
-    """Compose one YAML document from its events into ``(data, lines, nodes)``, checking the limits as
-    the events come, before a value is built. ``budget``: nodes the tree has left. Raises
-    :class:`_Unreadable` for anything that stops the file being read; ``report(line, path, message)``
-    takes problems that do not (a duplicate key, a key that is not text).
-    """
-    cap = min(limits.nodes, budget)
-    too_many = (
-        f"more than {limits.nodes:,} YAML nodes in one file (an alias counts as every node it repeats)"
-        if cap == limits.nodes
-        else f"the knowledge files hold more than {limits.tree_nodes:,} YAML nodes together"
-    )
-    stack: list[_Open] = []
-    anchors: dict[str, Any] = {}
-    nodes = aliases = documents = 0
-    root: Any = None
-    root_lines: _Lines | int | None = None
-
-    def where(*steps: str | int) -> Path_:
-        return (*(frame.step for frame in stack[1:]), *steps)
-
-    def define(anchor: str, value: Any, line: int) -> None:
-        if anchor in anchors:
-            raise _Unreadable(line, f"anchor &{_clip(anchor, 40)} is defined twice")
-        anchors[anchor] = value
-
-    def attach(value: Any, lines: _Lines | int, line: int, text: str | None) -> None:
-        nonlocal root, root_lines
-        if not stack:
-            root, root_lines = value, lines
-            return
-        top = stack[-1]
-        if top.keys < 0:
-            top.data.append(value)
-            top.children.append(lines)
-        elif top.key is _NO_KEY:  # this value is a key
-            top.keys += 1
-            if top.keys > limits.keys:
-                raise _Unreadable(line, f"more than {limits.keys:,} keys in one mapping")
-            if not isinstance(value, str):
-                report(line, where("?" if text is None else text), f"key {shown(value)} is not text")
-                top.key = _SKIP
-            else:
-                if value in top.data:
-                    report(line, where(value), "duplicate key")
-                top.key = value
-        else:
-            if top.key is not _SKIP:
-                top.data[top.key] = value
-                top.children.setdefault(top.key, lines)
-            top.key = _NO_KEY
-
-    def step() -> str | int:
-        """The path step of a collection opening now, inside the top one."""
-        if not stack:
-            return ""
-        top = stack[-1]
-        if top.keys < 0:
-            return len(top.data)
-        return "?" if top.key is _NO_KEY or top.key is _SKIP else cast(str, top.key)
-
-    max_keys = limits.keys
-    parser = _Parser(data)
-    get_event = parser.get_event
-    try:
-        while True:
-            event = get_event()
-            cls = event.__class__
-            if cls is yaml.ScalarEvent:
-                nodes += 1
-                line = event.start_mark.line + 1
-                if nodes > cap:
-                    raise _Unreadable(line, too_many)
-                text, tag = event.value, event.tag
-                if tag is None or tag == "!":
-                    if event.implicit[0] and (not text or text[0] in _IMPLICIT_FIRST):
-                        tag = _resolve(yaml.ScalarNode, text, event.implicit)
-                    else:
-                        tag = _STR_TAG
-                if tag == _STR_TAG:
-                    value = text
-                else:
-                    value = _scalar(tag, event, line)
-                if event.anchor is not None:
-                    define(event.anchor, (value, line, 1), line)
-                # the common cases inline (this loop is most of a load); the rest in attach()
-                top = stack[-1] if stack else None
-                if top is None:
-                    attach(value, line, line, text)
-                elif top.keys < 0:
-                    top.data.append(value)
-                    top.children.append(line)
-                elif top.key is _NO_KEY:
-                    if top.keys < max_keys and value.__class__ is str and value not in top.data:
-                        top.keys += 1
-                        top.key = value
-                    else:
-                        attach(value, line, line, text)
-                elif top.key is not _SKIP:
-                    top.data[top.key] = value
-                    top.children.setdefault(top.key, line)
-                    top.key = _NO_KEY
-                else:
-                    top.key = _NO_KEY
-            elif cls is yaml.MappingStartEvent or cls is yaml.SequenceStartEvent:
-                nodes += 1
-                line = event.start_mark.line + 1
-                if nodes > cap:
-                    raise _Unreadable(line, too_many)
-                if len(stack) >= limits.depth:
-                    raise _Unreadable(line, f"nested deeper than {limits.depth} levels")
-                mapping = cls is yaml.MappingStartEvent
-                if event.tag not in (_MAP_TAGS if mapping else _SEQ_TAGS):
-                    raise _Unreadable(line, f"unsupported tag {shown(_short_tag(event.tag))}")
-                if event.anchor is not None:
-                    define(event.anchor, _OPEN, line)
-                stack.append(_Open(mapping, line, event.anchor, nodes - 1, step()))
-            elif cls is yaml.MappingEndEvent or cls is yaml.SequenceEndEvent:
-                done = stack.pop()
-                if done.anchor is not None:
-                    anchors[done.anchor] = (done.data, done.lines, nodes - done.start)
-                attach(done.data, done.lines, done.lines.line, None)
-            elif cls is yaml.AliasEvent:
-                line = event.start_mark.line + 1
-                target = anchors.get(event.anchor)
-                name = _clip(event.anchor, 40)
-                if target is None:
-                    raise _Unreadable(line, f"alias *{name} names no anchor defined before it")
-                if target is _OPEN:
-                    raise _Unreadable(line, f"alias *{name} is inside the node it names (a recursive alias)")
-                aliases += 1
-                if aliases > limits.aliases:
-                    raise _Unreadable(line, f"more than {limits.aliases:,} aliases in one file")
-                value, lines, weight = target
-                nodes += weight
-                if nodes > cap:
-                    raise _Unreadable(line, too_many)
-                attach(value, lines, line, None)
-            elif cls is yaml.DocumentStartEvent:
-                documents += 1
-                if documents > 1:
-                    raise _Unreadable(event.start_mark.line + 1, "more than one YAML document ('---') in one file")
-            elif cls is yaml.StreamEndEvent:
-                break
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        detail = exc.problem or exc.context or "invalid YAML"
-        raise _Unreadable(mark.line + 1 if mark else 1, f"YAML syntax error: {detail}") from None
-    except yaml.reader.ReaderError as exc:
-        line = data.count(b"\n", 0, exc.position) + 1 if isinstance(exc.position, int) else 1
-        raise _Unreadable(line, f"cannot read: {exc.reason}") from None
-    except yaml.YAMLError as exc:
-        raise _Unreadable(1, f"cannot read: {exc}") from None
-    finally:
-        parser.dispose()
-    return root, root_lines, nodes
-
-
-class _Doc:
-    """One file: the plain data and where each value is written; ``data`` and ``lines`` are None when
-    the file is empty or could not be read (``failed``)."""
-
-    __slots__ = ("path", "data", "lines", "failed")
-
-    def __init__(self, path: Path, data: Any, lines: _Lines | int | None, failed: bool = False) -> None:
-        self.path = path
-        self.data = data
-        self.lines = lines
-        self.failed = failed
-
-    def line(self, where: Sequence[str | int]) -> int:
-        """Line of the deepest value along ``where`` that exists."""
-        node = self.lines
-        if node is None:
-            return 1
-        line = node if isinstance(node, int) else node.line
-        for step in where:
-            if not isinstance(node, _Lines):
-                break
-            children = node.children
-            nxt: _Lines | int | None = None
-            if isinstance(children, dict):
-                if isinstance(step, str):
-                    nxt = children.get(step)
-            elif isinstance(step, int) and 0 <= step < len(children):
-                nxt = children[step]
-            if nxt is None:
-                break
-            node = nxt
-            line = node if isinstance(node, int) else node.line
-        return line
 
 
 # --------------------------------------------------------------------------- validation
@@ -550,15 +152,15 @@ class _Validator:
         self.problems: list[Problem] = []
         self.complete = True
         self.knowledge = Knowledge(directory)
-        self.docs: dict[Path, _Doc] = {}
+        self.docs: dict[Path, Doc] = {}
         self.bytes = 0
         self.nodes = 0
 
     def report(self, problem: Problem) -> None:
-        """Keep ``problem``; stop checking (:class:`_Stop`) once there are :attr:`Limits.problems`."""
+        """Keep ``problem``; stop checking (:class:`Stop`) once there are :attr:`Limits.problems`."""
         if len(self.failed) + len(self.problems) >= self.limits.problems:
             self.complete = False
-            raise _Stop
+            raise Stop
         self.problems.append(problem)
 
     def where(self, loc: Located, *rest: str | int) -> tuple[str, int, str]:
@@ -570,7 +172,7 @@ class _Validator:
 
     def add(self, loc: Located, rest: tuple[str | int, ...], message: str) -> None:
         path, line, label = self.where(loc, *rest)
-        self.report(_problem(path, line, label, message))
+        self.report(problem(path, line, label, message))
 
     def run(self) -> Knowledge:
         files = self._files()
@@ -581,11 +183,11 @@ class _Validator:
             if not self.failed:  # with a file unread, any entry might have been in it: no follow-ons
                 self._check_refs()
                 self._check_required()
-        except _Stop:
+        except Stop:
             pass
         except Exception as exc:  # a bug here must not take a running bot down: report it like the rest
             message = f"cannot check the knowledge ({type(exc).__name__}: {exc})"
-            self.failed.append(_problem(self.directory, 0, "", message))
+            self.failed.append(problem(self.directory, 0, "", message))
         if self.failed or self.problems:
             self.problems.sort(key=lambda p: (p.path, p.line))
             raise KnowledgeError(self.failed + self.problems, complete=self.complete)
@@ -596,42 +198,42 @@ class _Validator:
         try:
             files = knowledge_files(directory, self.limits.files)
         except (FileNotFoundError, NotADirectoryError):
-            raise KnowledgeError([_problem(directory, 0, "", "not a directory")]) from None
+            raise KnowledgeError([problem(directory, 0, "", "not a directory")]) from None
         except OSError as exc:
-            raise KnowledgeError([_problem(directory, 0, "", f"cannot list: {_os_reason(exc)}")]) from None
+            raise KnowledgeError([problem(directory, 0, "", f"cannot list: {os_reason(exc)}")]) from None
         if not files:
-            raise KnowledgeError([_problem(directory, 0, "", "no .yaml files")])
+            raise KnowledgeError([problem(directory, 0, "", "no .yaml files")])
         if len(files) > self.limits.files:
             message = f"more than {self.limits.files:,} .yaml files; the limit is {self.limits.files:,}"
-            raise KnowledgeError([_problem(directory, 0, "", message)])
+            raise KnowledgeError([problem(directory, 0, "", message)])
         return files
 
     def _fail(self, path: Path, line: int, message: str) -> None:
-        self.docs[path] = _Doc(path, None, None, failed=True)
+        self.docs[path] = Doc(path, None, None, failed=True)
         if len(self.failed) + len(self.problems) >= self.limits.problems:
             self.complete = False
-            raise _Stop
-        self.failed.append(_problem(path, line, "", message))
+            raise Stop
+        self.failed.append(problem(path, line, "", message))
 
-    def _read(self, path: Path) -> _Doc:
-        data = _read(path, self.limits.file_bytes)
+    def _read(self, path: Path) -> Doc:
+        data = read_limited(path, self.limits.file_bytes)
         self.bytes += len(data)
         if self.bytes > self.limits.tree_bytes:
-            raise _Unreadable(1, f"the knowledge files hold more than {self.limits.tree_bytes:,} bytes together")
+            raise Unreadable(1, f"the knowledge files hold more than {self.limits.tree_bytes:,} bytes together")
 
         def report(line: int, where: Path_, message: str) -> None:
-            self.report(_problem(path, line, dotted(where), message))
+            self.report(problem(path, line, dotted(where), message))
 
-        value, lines, nodes = _compose(data, self.limits, self.limits.tree_nodes - self.nodes, report)
+        value, lines, nodes = compose(data, self.limits, self.limits.tree_nodes - self.nodes, report)
         self.nodes += nodes
-        return _Doc(path, value, lines)
+        return Doc(path, value, lines)
 
     def _load_file(self, path: Path) -> None:
         try:
             doc = self._read(path)
-        except _Stop:
+        except Stop:
             raise
-        except _Unreadable as exc:
+        except Unreadable as exc:
             self._fail(path, exc.line, exc.message)
             return
         except Exception as exc:  # RecursionError, MemoryError, a bug: still one line about this file
@@ -641,21 +243,21 @@ class _Validator:
         if doc.lines is None:  # an empty file
             return
         if not isinstance(doc.data, dict):
-            self.report(_problem(path, 1, "", "top level must be a mapping of sections"))
+            self.report(problem(path, 1, "", "top level must be a mapping of sections"))
             return
         for section, items in doc.data.items():
             if section not in SECTIONS:
                 hint = suggest(section, SECTIONS)
                 msg = f"unknown section {shown(section)}" + (f"; did you mean {hint!r}?" if hint else "")
                 msg += f" (sections: {', '.join(SECTIONS)})"
-                self.report(_problem(path, doc.line((section,)), section, msg))
+                self.report(problem(path, doc.line((section,)), section, msg))
                 continue
             if not isinstance(items, list):
-                self.report(_problem(path, doc.line((section,)), section, "must be a list"))
+                self.report(problem(path, doc.line((section,)), section, "must be a list"))
                 continue
             self._load_section(doc, section, items)
 
-    def _load_section(self, doc: _Doc, section: str, items: list[Any]) -> None:
+    def _load_section(self, doc: Doc, section: str, items: list[Any]) -> None:
         kind, model = SECTIONS[section]
         adapter = _adapter(model)
         table = self.knowledge.entries.setdefault(kind, {})
@@ -681,7 +283,7 @@ class _Validator:
                     continue
                 table[entry.id] = loc
 
-    def _schema_problem(self, doc: _Doc, section: str, index: int, item: Any, model: type[BaseModel], err: Any) -> None:
+    def _schema_problem(self, doc: Doc, section: str, index: int, item: Any, model: type[BaseModel], err: Any) -> None:
         loc = tuple(err["loc"])
         steps = (section, index, *loc)
         entry_id = item.get("id") if isinstance(item, dict) else None
@@ -700,7 +302,7 @@ class _Validator:
             msg = "must not be empty"
         elif kind == "string_pattern_mismatch" and "url" not in loc:
             msg = f"{shown(err['input'])} is not a valid id (lowercase letters, digits and '-')"
-        self.report(_problem(doc.path, doc.line(steps), label, msg))
+        self.report(problem(doc.path, doc.line(steps), label, msg))
 
     def _check_aliases(self) -> None:
         for kind, table in self.knowledge.entries.items():
@@ -748,11 +350,11 @@ class _Validator:
             missing = [i for i in ids if i not in entries.get(kind, {})]
             if missing:
                 path, line = self._section_home(kind)
-                self.report(_problem(path, line, kind, f"required {kind} entries missing: {', '.join(missing)}"))
+                self.report(problem(path, line, kind, f"required {kind} entries missing: {', '.join(missing)}"))
         tips = len(entries.get("tip", {}))
         if tips < MIN_TIPS:
             path, line = self._section_home("tip")
-            self.report(_problem(path, line, "tips", f"{tips} tips; at least {MIN_TIPS} are required"))
+            self.report(problem(path, line, "tips", f"{tips} tips; at least {MIN_TIPS} are required"))
 
     def _section_home(self, kind: Kind) -> tuple[str, int]:
         for loc in self.knowledge.entries.get(kind, {}).values():

@@ -9,6 +9,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
+def epoch(moment: datetime) -> int:
+    """Whole seconds since 1970 (how the store keeps moments)."""
+    return int(moment.timestamp())
+
+
+def utc(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 

@@ -73,9 +73,9 @@ def channel_problem(text: str, platform: str = "") -> str | None:
     if raw.startswith("<#") or (raw.startswith("<") and raw.endswith(">")):
         found = _MENTION.fullmatch(raw)
         if found is None:
-            return messages.TIPS_BAD_CHANNEL_MENTION.format(value=shown)
+            return messages.BAD_CHANNEL_MENTION.format(value=shown)
         if len(found["id"]) > CHANNEL_ID_MAX:
-            return messages.TIPS_CHANNEL_TOO_LONG.format(value=shown, what="id", limit=CHANNEL_ID_MAX, where="")
+            return messages.CHANNEL_TOO_LONG.format(value=shown, what="id", limit=CHANNEL_ID_MAX, where="")
         name = found["name"]
         return _name_problem(name, raw, platform) if name else None
     if _SLACK_ID.fullmatch(raw) or _SNOWFLAKE.fullmatch(raw):
@@ -86,15 +86,15 @@ def channel_problem(text: str, platform: str = "") -> str | None:
 def _name_problem(name: str, raw: str, platform: str) -> str | None:
     shown = one_line(raw, 40)
     if not name:
-        return messages.TIPS_EMPTY_CHANNEL.format(value=shown)
+        return messages.EMPTY_CHANNEL.format(value=shown)
     limit = CHANNEL_NAME_MAX.get(platform, max(CHANNEL_NAME_MAX.values()))
     if len(name) > limit:
         where = f" on {PLATFORM_LABEL[platform]}" if platform in PLATFORM_LABEL else ""
-        return messages.TIPS_CHANNEL_TOO_LONG.format(value=shown, what="name", limit=limit, where=where)
+        return messages.CHANNEL_TOO_LONG.format(value=shown, what="name", limit=limit, where=where)
     bad = [ch for ch in dict.fromkeys(name) if not _name_char(ch, platform)]
     if bad:
         chars = ", ".join(f"“{ch}”" if ch.isprintable() and not ch.isspace() else "a space" for ch in bad[:3])
-        return messages.TIPS_BAD_CHANNEL_NAME.format(value=shown, chars=one_line(chars, 40))
+        return messages.BAD_CHANNEL_NAME.format(value=shown, chars=one_line(chars, 40))
     return None
 
 

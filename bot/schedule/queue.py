@@ -1,191 +1,70 @@
-"""The scheduler's side of the tip store: due work across tenants. Every change names the row's
-tenant too, or the ids it has just locked; see :mod:`bot.schedule.scheduler` for the protocol.
+"""The scheduler's side of the store: due jobs of every kind, across tenants. Every change names
+the row's tenant too, or the ids it has just locked; see :mod:`bot.schedule.scheduler` for the
+protocol.
 
 Every write here is safe to repeat after an error whose outcome is unknown (the connection died
 around the commit): marks and settles only change rows still ``claimed``, inserts ignore
-conflicts, renewals only touch this process's own leases. :func:`transient` tells which errors
-are the database being briefly unavailable (retry) rather than a bug.
+conflicts, renewals only touch this process's own leases.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import random
-from collections.abc import Collection, Sequence
-from datetime import date, datetime, timedelta
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, literal, or_, select, update
-from sqlalchemy import exc as sa_exc
+from sqlalchemy import Table, and_, bindparam, func, or_, select, union, union_all, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.schedule.rules import Schedule
+from bot.schedule.clock import epoch
+from bot.schedule.jobs import OPEN, Job, JobKind, Sent
 from bot.schedule.tables import tenant_leases, workers
-from bot.store.engine import Store, Tenant
-from bot.store.problems import StoreError
-from bot.tips.store import (
-    OPEN,
-    Claimed,
-    Done,
-    Rotation,
-    epoch,
-    insert_for,
-    rotation_query,
-    rotations_from,
-    subscription_from,
-    utc,
-)
-from bot.tips.tables import posts, subscriptions
-
-log = logging.getLogger("careerbot.tips")
+from bot.store.engine import Store, Tenant, insert_for
 
 RENEW_CHUNK = 500
-"""Post ids per renewal statement (well under every driver's bind parameter limit)."""
-
-# SQLSTATE classes and codes that mean "try again": connection exceptions (08), insufficient
-# resources (53), operator intervention (57: admin shutdown, crash shutdown, cannot connect now),
-# serialization failures and deadlocks.
-_TRANSIENT_CLASSES = ("08", "53", "57")
-_TRANSIENT_CODES = ("40001", "40P01", "55P03")
+"""Job ids per renewal statement (well under every driver's bind parameter limit)."""
 
 
-def transient(exc: BaseException) -> bool:
-    """Whether ``exc`` is the database being briefly unavailable (connection refused, reset or
-    terminated; SQLite's ``database is locked``; a pool or statement timeout; a serialization
-    failure): the operation can be retried as it is. False for anything else (a bug, bad data).
-    An error raised ``from`` such an error (a wrapper naming the store) counts as one too."""
-    seen: set[int] = set()
-    err: BaseException | None = exc
-    while err is not None and id(err) not in seen and len(seen) < 10:
-        seen.add(id(err))
-        if _transient(err):
-            return True
-        err = err.__cause__
-    return False
+class JobQueue:
+    """Due jobs of ``kinds`` across tenants, for the scheduler. ``owner`` identifies the calling
+    process. Methods about one kind's jobs take ``kind`` (a name), which may be left out when the
+    queue has a single kind."""
 
-
-def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, StoreError):  # read-only or full: waits for the operator, then carries on
-        return exc.kind != "damaged"
-    if isinstance(exc, (OSError, TimeoutError, sa_exc.TimeoutError, sa_exc.DisconnectionError)):
-        return True
-    if isinstance(exc, sa_exc.DBAPIError):
-        name = str(getattr(exc.orig, "sqlite_errorname", "") or "")
-        if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):  # retrying a damaged file cannot help
-            return False
-        if exc.connection_invalidated or isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
-            return True
-        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-        if isinstance(code, str) and (code[:2] in _TRANSIENT_CLASSES or code in _TRANSIENT_CODES):
-            return True
-        return isinstance(exc.orig, (OSError, TimeoutError))
-    return False
-
-
-def describe(exc: BaseException) -> str:
-    """One short line for a log: the driver's error and its first line, without the SQL statement
-    and parameters SQLAlchemy appends (a batch's parameters can be thousands of lines)."""
-    inner: BaseException = exc
-    if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
-        inner = exc.orig
-    text = str(inner).strip().splitlines()
-    first = text[0] if text else ""
-    name = type(inner).__name__
-    line = f"{name}: {first}" if first else name
-    return line if len(line) <= 200 else line[:197] + "..."
-
-
-class PostQueue:
-    """Due work across tenants, for the scheduler. ``owner`` identifies the calling process."""
-
-    def __init__(self, store: Store, owner: str) -> None:
+    def __init__(self, store: Store, owner: str, kinds: Sequence[JobKind]) -> None:
+        if not kinds:
+            raise ValueError("a job queue needs at least one job kind")
         self.store = store
         self.owner = owner
+        self.kinds = {kind.name: kind for kind in kinds}
 
-    async def materialize(self, now: datetime, grace: timedelta, platforms: Sequence[str], limit: int = 1000) -> int:
-        """Turn due subscriptions into post rows (pending; missed when past the grace window) and
-        move each subscription on to its next date. Returns how many subscriptions were handled.
+    def kind(self, name: str | None = None) -> JobKind:
+        if name is None:
+            if len(self.kinds) != 1:
+                raise ValueError(f"say which job kind: one of {sorted(self.kinds)}")
+            return next(iter(self.kinds.values()))
+        return self.kinds[name]
 
-        The rows are locked (``FOR UPDATE SKIP LOCKED``), so replicas materialize disjoint sets.
-        A chunk costs a few statements, not one per row: the due day's post is inserted straight
-        from the subscriptions, and subscriptions moving to the same next date move together.
-        """
-        s, p = subscriptions, posts
-        stamp, late_after = epoch(now), int(grace.total_seconds())
-        query = (
-            select(s)
-            .where(s.c.active == 1, s.c.next_due_at <= stamp, s.c.platform.in_(list(platforms)))
-            .order_by(s.c.next_due_at, s.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        async with self.store.begin() as conn:
-            subs = [subscription_from(r) for r in await conn.execute(query)]
-            if not subs:
-                return 0
-            ids = [sub.id for sub in subs]
-            due_day = select(
-                s.c.platform,
-                s.c.tenant,
-                s.c.id,
-                s.c.channel,
-                s.c.next_date,
-                s.c.next_due_at,
-                case((s.c.next_due_at < stamp - late_after, "missed"), else_="pending"),
-                literal(stamp),
-                literal(stamp),
-            ).where(s.c.id.in_(ids))
-            columns = ["platform", "tenant", "subscription_id", "channel", "local_date", "due_at", "state"]
-            insert = insert_for(self.store, p).from_select([*columns, "created_at", "updated_at"], due_day)
-            await conn.execute(insert.on_conflict_do_nothing())
-            extra: list[dict[str, Any]] = []
-            moves: dict[tuple[str, int], list[int]] = {}
-            following: dict[tuple[Schedule, str], tuple[str, int]] = {}
-            for sub in subs:
-                assert sub.next_date is not None and sub.next_due_at is not None
-                common = (sub.schedule, sub.next_date)
-                if common in following and now - utc(sub.next_due_at) <= grace:  # the usual case, computed once
-                    moves.setdefault(following[common], []).append(sub.id)
-                    continue
-                day, due = date.fromisoformat(sub.next_date), utc(sub.next_due_at)
-                while due <= now:
-                    if now - due > grace:
-                        log.warning(
-                            "tips: %s %s %s: skipped; the bot was not running at %s and the %s grace window has passed",
-                            sub.tenant,
-                            sub.channel,
-                            day,
-                            due.isoformat(),
-                            grace,
-                        )
-                    if day.isoformat() != sub.next_date:  # catching up more than one day (rare)
-                        state = "missed" if now - due > grace else "pending"
-                        values = (sub.tenant.platform, sub.tenant.team, sub.id, sub.channel, day.isoformat())
-                        extra.append(dict(zip(columns, (*values, epoch(due), state), strict=True)))
-                    if now - due > timedelta(days=3):  # down for long: jump, do not log every day
-                        day, due = sub.schedule.first_after(now - grace - timedelta(days=1))
-                        continue
-                    day = sub.schedule.next_date(day)
-                    due = sub.schedule.due(day)
-                target = (day.isoformat(), epoch(due))
-                if sub.schedule.next_date(date.fromisoformat(sub.next_date)) == day:  # one day moved on
-                    following[common] = target
-                moves.setdefault(target, []).append(sub.id)
-            if extra:
-                rows = [{**row, "created_at": stamp, "updated_at": stamp} for row in extra]
-                await conn.execute(insert_for(self.store, p).on_conflict_do_nothing(), rows)
-            for (day_text, due_epoch), moved in moves.items():
-                await conn.execute(update(s).where(s.c.id.in_(moved)).values(next_date=day_text, next_due_at=due_epoch))
-        return len(subs)
+    async def materialize(
+        self, now: datetime, grace: timedelta, platforms: Sequence[str], limit: int = 1000, *, kind: str | None = None
+    ) -> int:
+        """Turn up to ``limit`` due sources of ``kind`` (default: of each kind) into jobs; see
+        :meth:`JobKind.materialize`. Returns how many sources were handled."""
+        kinds = [self.kind(kind)] if kind is not None else list(self.kinds.values())
+        made = 0
+        for each in kinds:
+            made += await each.materialize(self.store, now, grace, platforms, limit)
+        return made
 
-    def _claimable(self, stamp: int) -> ColumnElement[bool]:
-        p = posts
+    @staticmethod
+    def _claimable(table: Table, stamp: int) -> ColumnElement[bool]:
+        j = table
         return and_(
-            p.c.due_at <= stamp,
+            j.c.due_at <= stamp,
             or_(
-                and_(p.c.state == "pending", or_(p.c.not_before.is_(None), p.c.not_before <= stamp)),
-                and_(p.c.state == "claimed", p.c.lease_until < stamp),
+                and_(j.c.state == "pending", or_(j.c.not_before.is_(None), j.c.not_before <= stamp)),
+                and_(j.c.state == "claimed", j.c.lease_until < stamp),
             ),
         )
 
@@ -197,16 +76,21 @@ class PostQueue:
             await conn.execute(insert.on_conflict_do_update(index_elements=[workers.c.owner], set_={"seen_at": stamp}))
             await conn.execute(workers.delete().where(workers.c.seen_at < stamp - 86400))
 
+    def _open_tenants(self, stamp: int, platforms: Sequence[str]) -> Any:
+        """Tenants with open due jobs of any kind (one row each)."""
+        parts = [
+            select(j.c.platform, j.c.tenant).where(
+                j.c.state.in_(OPEN), j.c.due_at <= stamp, j.c.platform.in_(list(platforms))
+            )
+            for j in (kind.table for kind in self.kinds.values())
+        ]
+        return (union(*parts) if len(parts) > 1 else parts[0].distinct()).subquery()
+
     async def fair_share(self, now: datetime, lease: timedelta, platforms: Sequence[str]) -> int:
-        """How many tenants this process should hold: those with due posts, divided among the live
+        """How many tenants this process should hold: those with due jobs, divided among the live
         processes (seen within one lease), rounded up."""
-        p, stamp = posts, epoch(now)
-        tenants = (
-            select(p.c.platform, p.c.tenant)
-            .where(p.c.state.in_(OPEN), p.c.due_at <= stamp, p.c.platform.in_(list(platforms)))
-            .distinct()
-            .subquery()
-        )
+        stamp = epoch(now)
+        tenants = self._open_tenants(stamp, platforms)
         alive = select(func.count()).select_from(workers).where(workers.c.seen_at >= stamp - int(lease.total_seconds()))
         async with self.store.connect() as conn:
             row = (
@@ -219,26 +103,35 @@ class PostQueue:
     async def lease_tenants(
         self, now: datetime, lease: timedelta, platforms: Sequence[str], held: set[Tenant], limit: int
     ) -> list[Tenant]:
-        """Take the posting lease of up to ``limit`` tenants with claimable posts that no live
-        replica holds, keeping within this process's :meth:`fair_share`. One replica posts for a
+        """Take the posting lease of up to ``limit`` tenants with claimable jobs (of any kind) that no
+        live replica holds, keeping within this process's :meth:`fair_share`. One replica posts for a
         tenant at a time, so it alone paces that workspace."""
-        p, t = posts, tenant_leases
+        t = tenant_leases
         stamp = epoch(now)
         limit = min(limit, await self.fair_share(now, lease, platforms) - len(held))
         if limit <= 0:
             return []
         free = or_(t.c.owner.is_(None), t.c.lease_until < stamp, t.c.owner == self.owner)
-        query = (
-            select(p.c.platform, p.c.tenant)
-            .select_from(p.outerjoin(t, and_(t.c.platform == p.c.platform, t.c.tenant == p.c.tenant)))
-            .where(p.c.state.in_(OPEN), p.c.platform.in_(list(platforms)), self._claimable(stamp), free)
-            .group_by(p.c.platform, p.c.tenant)
-            .order_by(func.min(p.c.due_at))
-            .limit(limit * 4)
-        )
+        due = [
+            select(j.c.platform, j.c.tenant, func.min(j.c.due_at).label("first"))
+            .select_from(j.outerjoin(t, and_(t.c.platform == j.c.platform, t.c.tenant == j.c.tenant)))
+            .where(j.c.state.in_(OPEN), j.c.platform.in_(list(platforms)), self._claimable(j, stamp), free)
+            .group_by(j.c.platform, j.c.tenant)
+            for j in (kind.table for kind in self.kinds.values())
+        ]
+        if len(due) == 1:
+            query = due[0].order_by(func.min(self.kind().table.c.due_at)).limit(limit * 4)
+        else:
+            every = union_all(*due).subquery()
+            query = (
+                select(every.c.platform, every.c.tenant)
+                .group_by(every.c.platform, every.c.tenant)
+                .order_by(func.min(every.c.first))
+                .limit(limit * 4)
+            )
         async with self.store.connect() as conn:
             found = [Tenant(r.platform, r.tenant) for r in await conn.execute(query)]
-        wanted = [x for x in found if x not in held]
+        wanted = [x for x in dict.fromkeys(found) if x not in held]
         random.shuffle(wanted)  # two replicas starting together then split the tenants between them
         wanted = sorted(wanted[:limit], key=lambda x: (x.platform, x.team))  # one lock order: no deadlocks
         if not wanted:
@@ -263,177 +156,162 @@ class PostQueue:
             )
 
     async def renew(
-        self, now: datetime, lease: timedelta, *, tenants: Collection[Tenant] = (), post_ids: Collection[int] = ()
+        self,
+        now: datetime,
+        lease: timedelta,
+        *,
+        tenants: Collection[Tenant] = (),
+        jobs: Mapping[str, Collection[int]] | None = None,
     ) -> None:
         """Heartbeat: say this process is alive and extend the leases it really holds: the posting
-        leases of ``tenants`` (those it has a worker for) and the claims on ``post_ids`` (posts
-        being sent, or sent and waiting for their mark to be written). Any other claim this process
-        left behind (a worker that failed, a claim whose reply was lost with the connection) is not
-        renewed: it expires and the next round retakes it."""
+        leases of ``tenants`` (those it has a worker for) and the claims on ``jobs`` (ids by kind:
+        jobs being sent, or sent and waiting for their mark to be written). Any other claim this
+        process left behind (a worker that failed, a claim whose reply was lost with the connection)
+        is not renewed: it expires and the next round retakes it."""
         until = epoch(now + lease)
         await self.register(now)
-        t, p = tenant_leases, posts
+        t = tenant_leases
         by_platform: dict[str, list[str]] = {}
         for tenant in tenants:
             by_platform.setdefault(tenant.platform, []).append(tenant.team)
-        ids = sorted(set(post_ids))
+        ids = {name: sorted(set(found)) for name, found in (jobs or {}).items() if found}
         if not by_platform and not ids:
             return
         async with self.store.begin() as conn:
             if by_platform:
                 mine = or_(*(and_(t.c.platform == k, t.c.tenant.in_(sorted(v))) for k, v in by_platform.items()))
                 await conn.execute(update(t).where(t.c.owner == self.owner, mine).values(lease_until=until))
-            for start in range(0, len(ids), RENEW_CHUNK):
-                await conn.execute(
-                    update(p)
-                    .where(
-                        p.c.id.in_(ids[start : start + RENEW_CHUNK]), p.c.owner == self.owner, p.c.state == "claimed"
+            for name, held in ids.items():
+                j = self.kinds[name].table
+                for start in range(0, len(held), RENEW_CHUNK):
+                    chunk = held[start : start + RENEW_CHUNK]
+                    await conn.execute(
+                        update(j)
+                        .where(j.c.id.in_(chunk), j.c.owner == self.owner, j.c.state == "claimed")
+                        .values(lease_until=until)
                     )
-                    .values(lease_until=until)
-                )
 
-    async def claim(self, tenant: Tenant, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
-        """Claim up to ``limit`` due posts of ``tenant``: pending ones, and claimed ones whose lease
-        ran out (their process died). ``FOR UPDATE SKIP LOCKED`` keeps two claimers apart."""
-        p = posts
+    async def claim(
+        self, tenant: Tenant, now: datetime, lease: timedelta, limit: int, *, kind: str | None = None
+    ) -> list[Job]:
+        """Claim up to ``limit`` due jobs of ``kind`` for ``tenant``: pending ones, and claimed ones
+        whose lease ran out (their process died). ``FOR UPDATE SKIP LOCKED`` keeps two claimers apart."""
+        of = self.kind(kind)
+        j = of.table
         stamp = epoch(now)
         ids = (
-            select(p.c.id)
-            .where(p.c.platform == tenant.platform, p.c.tenant == tenant.team, p.c.state.in_(OPEN))
-            .where(self._claimable(stamp))
-            .order_by(p.c.due_at, p.c.id)
+            select(j.c.id)
+            .where(j.c.platform == tenant.platform, j.c.tenant == tenant.team, j.c.state.in_(OPEN))
+            .where(self._claimable(j, stamp))
+            .order_by(j.c.due_at, j.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
             # Evaluated once, as a materialized CTE: PostgreSQL may rescan an ``IN (subquery)``, and a
             # rescan skips the rows this UPDATE just changed and locks the next ones, so a plain
-            # subquery could claim every due post of the tenant, not ``limit``.
+            # subquery could claim every due job of the tenant, not ``limit``.
             .cte("claimable")
             .prefix_with("MATERIALIZED", dialect="postgresql")
         )
+        source = j.c[of.source]
         claim = (
-            update(p)
-            .where(p.c.platform == tenant.platform, p.c.tenant == tenant.team, p.c.id.in_(select(ids.c.id)))
+            update(j)
+            .where(j.c.platform == tenant.platform, j.c.tenant == tenant.team, j.c.id.in_(select(ids.c.id)))
             .values(
                 state="claimed",
                 owner=self.owner,
                 lease_until=epoch(now + lease),
-                attempts=p.c.attempts + 1,
+                attempts=j.c.attempts + 1,
                 not_before=None,
                 updated_at=stamp,
             )
-            .returning(p.c.id, p.c.subscription_id, p.c.channel, p.c.local_date, p.c.due_at, p.c.attempts)
+            .returning(j.c.id, source, j.c.channel, j.c.local_date, j.c.due_at, j.c.attempts)
         )
         async with self.store.begin() as conn:
             rows = (await conn.execute(claim)).all()
-        claimed = [
-            Claimed(r.id, tenant, r.subscription_id, r.channel, r.local_date, r.due_at, r.attempts) for r in rows
-        ]
+        claimed = [Job(r[0], tenant, r[1], r[2], r[3], r[4], r[5], of.name) for r in rows]
         return sorted(claimed, key=lambda c: (c.due_at, c.id))
 
-    async def rotations(self, tenant: Tenant, subscription_ids: Sequence[int]) -> dict[int, Rotation]:
-        if not subscription_ids:
-            return {}
-        async with self.store.connect() as conn:
-            return rotations_from(await conn.execute(rotation_query(tenant, sorted(set(subscription_ids)))))
-
-    async def complete(self, done: Sequence[Done], now: datetime) -> None:
-        """Mark posts sent with their message ids (one statement for the batch)."""
-        if not done:
+    async def complete(self, sent: Sequence[Sent], now: datetime) -> None:
+        """Mark jobs sent with their message ids and their kind's values (one statement per kind),
+        and let each kind write what follows, in one transaction."""
+        if not sent:
             return
-        p, s = posts, subscriptions
         stamp = epoch(now)
-        mark = (
-            update(p)
-            .where(
-                p.c.id == bindparam("b_id"),
-                p.c.platform == bindparam("b_platform"),
-                p.c.tenant == bindparam("b_tenant"),
-                p.c.state == "claimed",
-            )
-            .values(
-                state="sent",
-                message_id=bindparam("b_message"),
-                tip_id=bindparam("b_tip"),
-                cycle=bindparam("b_cycle"),
-                owner=None,
-                lease_until=None,
-                error=None,
-                updated_at=stamp,
-            )
-        )
-        rows = [
-            {
-                "b_id": d.post.id,
-                "b_platform": d.post.tenant.platform,
-                "b_tenant": d.post.tenant.team,
-                "b_message": d.message_id[:100],
-                "b_tip": d.tip_id,
-                "b_cycle": d.cycle,
-            }
-            for d in done
-        ]
-        cycles = [
-            {
-                "b_id": d.post.subscription_id,
-                "b_platform": d.post.tenant.platform,
-                "b_tenant": d.post.tenant.team,
-                "b_cycle": d.cycle,
-            }
-            for d in done
-            if d.cycle
-        ]
+        by_kind: dict[str, list[Sent]] = {}
+        for done in sent:
+            by_kind.setdefault(done.job.kind, []).append(done)
         async with self.store.begin() as conn:
-            await conn.execute(mark, rows)
-            if cycles:
-                await conn.execute(
-                    update(s)
+            for name, batch in by_kind.items():
+                kind = self.kinds[name]
+                j = kind.table
+                extra = sorted({key for done in batch for key in done.values})
+                mark = (
+                    update(j)
                     .where(
-                        s.c.id == bindparam("b_id"),
-                        s.c.platform == bindparam("b_platform"),
-                        s.c.tenant == bindparam("b_tenant"),
-                        s.c.cycle < bindparam("b_cycle"),
+                        j.c.id == bindparam("b_id"),
+                        j.c.platform == bindparam("b_platform"),
+                        j.c.tenant == bindparam("b_tenant"),
+                        j.c.state == "claimed",
                     )
-                    .values(cycle=bindparam("b_cycle")),
-                    cycles,
+                    .values(
+                        state="sent",
+                        message_id=bindparam("b_message"),
+                        owner=None,
+                        lease_until=None,
+                        error=None,
+                        updated_at=stamp,
+                        **{key: bindparam(f"b_v_{key}") for key in extra},
+                    )
                 )
+                rows = [
+                    {
+                        "b_id": done.job.id,
+                        "b_platform": done.job.tenant.platform,
+                        "b_tenant": done.job.tenant.team,
+                        "b_message": done.message_id[:100],
+                        **{f"b_v_{key}": done.values.get(key) for key in extra},
+                    }
+                    for done in batch
+                ]
+                await conn.execute(mark, rows)
+                await kind.completed(conn, batch, now)
 
-    async def settle(self, post: Claimed, state: str, now: datetime, error: str = "") -> None:
-        """End a claimed post without a message: ``missed`` or ``failed``."""
-        await self._update(post, now, state=state, owner=None, lease_until=None, error=error[:200] or None)
+    async def settle(self, job: Job, state: str, now: datetime, error: str = "") -> None:
+        """End a claimed job without a message: ``missed`` or ``failed``."""
+        await self._update(job, now, state=state, owner=None, lease_until=None, error=error[:200] or None)
 
-    async def retry(self, post: Claimed, now: datetime, not_before: datetime, error: str) -> None:
+    async def retry(self, job: Job, now: datetime, not_before: datetime, error: str) -> None:
         """Give a claim back after a transient failure; it is claimable again at ``not_before``."""
         await self._update(
-            post, now, state="pending", owner=None, lease_until=None, not_before=epoch(not_before), error=error[:200]
+            job, now, state="pending", owner=None, lease_until=None, not_before=epoch(not_before), error=error[:200]
         )
 
-    async def _update(self, post: Claimed, now: datetime, **values: Any) -> None:
-        p = posts
+    async def _update(self, job: Job, now: datetime, **values: Any) -> None:
+        j = self.kinds[job.kind].table
         async with self.store.begin() as conn:
             await conn.execute(
-                update(p)
+                update(j)
                 .where(
-                    p.c.id == post.id,
-                    p.c.platform == post.tenant.platform,
-                    p.c.tenant == post.tenant.team,
-                    p.c.state == "claimed",
+                    j.c.id == job.id,
+                    j.c.platform == job.tenant.platform,
+                    j.c.tenant == job.tenant.team,
+                    j.c.state == "claimed",
                 )
                 .values(updated_at=epoch(now), **values)
             )
 
     async def outstanding(self, now: datetime, platforms: Sequence[str]) -> int:
-        """Due work anyone still has to do: due subscriptions plus open due posts."""
+        """Due work anyone still has to do: due sources not yet turned into jobs, plus open due jobs."""
         stamp = epoch(now)
-        s, p = subscriptions, posts
-        async with self.store.connect() as conn:
-            subs = await conn.scalar(
-                select(func.count())
-                .select_from(s)
-                .where(s.c.active == 1, s.c.next_due_at <= stamp, s.c.platform.in_(list(platforms)))
-            )
-            open_posts = await conn.scalar(
-                select(func.count())
-                .select_from(p)
-                .where(p.c.state.in_(OPEN), p.c.due_at <= stamp, p.c.platform.in_(list(platforms)))
-            )
-        return int(subs or 0) + int(open_posts or 0)
+        total = 0
+        for kind in self.kinds.values():
+            total += await kind.backlog(self.store, now, platforms)
+            j = kind.table
+            async with self.store.connect() as conn:
+                open_jobs = await conn.scalar(
+                    select(func.count())
+                    .select_from(j)
+                    .where(j.c.state.in_(OPEN), j.c.due_at <= stamp, j.c.platform.in_(list(platforms)))
+                )
+            total += int(open_jobs or 0)
+        return total

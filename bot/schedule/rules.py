@@ -56,15 +56,15 @@ def parse_time(text: str) -> tuple[int, int]:
     raw = text.strip().casefold()
     found = _TIME.fullmatch(raw) or _TIME_COMPACT.fullmatch(raw)
     if found is None:
-        raise CommandError(messages.TIPS_BAD_TIME.format(value=one_line(text, 30)))
+        raise CommandError(messages.BAD_TIME.format(value=one_line(text, 30)))
     hour, minute = int(found["h"]), int(found["m"] or 0)
     ampm = found.groupdict().get("ampm")
     if ampm:
         if not 1 <= hour <= 12:
-            raise CommandError(messages.TIPS_BAD_TIME.format(value=one_line(text, 30)))
+            raise CommandError(messages.BAD_TIME.format(value=one_line(text, 30)))
         hour = hour % 12 + (12 if ampm == "pm" else 0)
     if not (0 <= hour <= 23 and 0 <= minute <= 59):
-        raise CommandError(messages.TIPS_BAD_TIME.format(value=one_line(text, 30)))
+        raise CommandError(messages.BAD_TIME.format(value=one_line(text, 30)))
     return hour, minute
 
 
@@ -80,18 +80,18 @@ def parse_zone(text: str) -> str:
     name = text.strip()
     shown = one_line(text, 40)
     if not name or len(name) > 64 or name.startswith(("/", ".")) or ".." in name or "\\" in name:
-        raise CommandError(messages.TIPS_BAD_ZONE.format(value=shown, hint=""))
+        raise CommandError(messages.BAD_ZONE.format(value=shown, hint=""))
     canonical = _zone_names().get(name.casefold())
     if canonical is None:
-        from bot.knowledge.loader import suggest
+        from bot.fuzzy import suggest
 
         guess = suggest(name, list(_zone_names().values()))
         hint = f" Did you mean `{guess}`?" if guess else ""
-        raise CommandError(messages.TIPS_BAD_ZONE.format(value=shown, hint=hint))
+        raise CommandError(messages.BAD_ZONE.format(value=shown, hint=hint))
     try:
         zone(canonical)
     except (ZoneInfoNotFoundError, ValueError):
-        raise CommandError(messages.TIPS_BAD_ZONE.format(value=shown, hint="")) from None
+        raise CommandError(messages.BAD_ZONE.format(value=shown, hint="")) from None
     return canonical
 
 
@@ -104,13 +104,13 @@ def parse_days(text: str) -> int:
     for part in filter(None, raw.split(",")):
         first, dash, last = part.partition("-")
         if first not in _DAY_ALIASES or (dash and last not in _DAY_ALIASES):
-            raise CommandError(messages.TIPS_BAD_DAYS.format(value=one_line(text, 40)))
+            raise CommandError(messages.BAD_DAYS.format(value=one_line(text, 40)))
         start = _DAY_ALIASES[first]
         end = _DAY_ALIASES[last] if dash else start
         for offset in range((end - start) % 7 + 1):
             mask |= 1 << ((start + offset) % 7)
     if not mask:
-        raise CommandError(messages.TIPS_BAD_DAYS.format(value=one_line(text, 40)))
+        raise CommandError(messages.BAD_DAYS.format(value=one_line(text, 40)))
     return mask
 
 
@@ -148,9 +148,7 @@ def schedulable(moment: datetime) -> bool:
 def check_clock(moment: datetime) -> None:
     """A :class:`CommandError` when the clock reads a moment no schedule can be computed from."""
     if not schedulable(moment):
-        raise CommandError(
-            messages.TIPS_BAD_CLOCK.format(now=moment.isoformat(), first=EARLIEST.year, last=LATEST.year - 1)
-        )
+        raise CommandError(messages.BAD_CLOCK.format(now=moment.isoformat(), first=EARLIEST.year, last=LATEST.year - 1))
 
 
 @lru_cache(maxsize=512)

@@ -1,9 +1,12 @@
-"""The daily tip scheduler: the store is the source of truth, the clock is injected.
+"""The scheduler of every job kind (daily tips first): the store is the source of truth, the clock
+is injected. A feature plugs in a :class:`~bot.schedule.jobs.JobKind`; this module owns claims,
+leases, exactly-once, retries, the grace window and catch-up, and the poster paces each platform.
 
-Each round: due subscriptions become post rows (one per subscription and local date, so never two
-for a day); the process takes the posting lease of tenants with due posts; for each tenant it
-claims posts (a lease per post), sends them one by one through that platform's
-:class:`~bot.schedule.posting.Poster`, and marks them sent with the message id (batched).
+Each round: each kind turns its due sources into job rows (one per source and local date, so never
+two for a day); the process takes the posting lease of tenants with due jobs of any kind; for each
+tenant it claims jobs (a lease per job), sends them one by one through that platform's
+:class:`~bot.schedule.posting.Poster`, and marks them sent with the message id (batched). Below,
+"post" means one job.
 
 Crash boundaries, and what "exactly once" means at them:
 
@@ -12,9 +15,9 @@ Crash boundaries, and what "exactly once" means at them:
   doubled.
 - Killed after the send, before it was marked sent: the retake sees ``attempts > 1`` and first asks
   the platform whether the earlier attempt landed (:meth:`Poster.find`: Slack message metadata
-  carrying the post's key; Discord deduplicates by ``nonce``); if it did, the row is marked sent
-  with that message id and nothing is resent. Only if the platform cannot tell is the post sent
-  again: at-least-once, never zero.
+  carrying the post's key, which the job kind makes; Discord deduplicates by ``nonce``); if it
+  did, the row is marked sent with that message id and nothing is resent. Only if the platform
+  cannot tell is the post sent again: at-least-once, never zero.
 - Marked sent: never sent again (the unique row is ``sent``; claims take ``pending`` or expired
   ``claimed`` rows only).
 
@@ -36,7 +39,7 @@ nothing and ends nothing:
   and the posts those workers are sending or waiting to mark. A claim nobody here works on (its
   worker failed, or the reply to the claim was lost with the connection) expires and is retaken.
 - Every database step is retried with backoff (``backoff`` doubling up to ``backoff_max``) while
-  the error is the database being unavailable (:func:`~bot.schedule.queue.transient`); the round loop
+  the error is the database being unavailable (:func:`~bot.schedule.trouble.transient`); the round loop
   survives any error. Each failure is one log line, and a long outage logs only the 1st, 2nd,
   4th, 8th, ... failure in a row, then one line when the database answers again.
 """
@@ -48,34 +51,23 @@ import logging
 import os
 import random
 import socket
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
-from typing import TYPE_CHECKING, TypeVar
+from typing import Any, TypeVar
 
 from bot.errors import PostError
-from bot.reply import Reply
-from bot.schedule.clock import Clock, SystemClock
-from bot.schedule.posting import Post, Poster
-from bot.schedule.queue import PostQueue, describe, transient
+from bot.schedule.clock import Clock, SystemClock, utc
+from bot.schedule.jobs import Compose, Job, JobKind, Sent
+from bot.schedule.marks import Key, SentMarks
+from bot.schedule.posting import Poster
+from bot.schedule.queue import JobQueue
+from bot.schedule.trouble import Backoff, Streak, describe, transient
 from bot.store.engine import Store, Tenant
-from bot.tips.commands import matching_tips, tip_post
-from bot.tips.rotation import choose_tip, post_key
-from bot.tips.store import Claimed, Done, Rotation, utc
-
-if TYPE_CHECKING:
-    from bot.knowledge.kb import KnowledgeBase
 
 log = logging.getLogger("careerbot.scheduler")
 
 T = TypeVar("T")
-
-GIVE_UP_AFTER = 5
-"""Failed writes of one batch of "sent" marks, for a reason other than the database being
-unavailable (a bug, bad data), after which the batch is given up: its claims then expire and the
-retake asks the platform first. Unavailability is retried for as long as the process runs."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -83,15 +75,15 @@ class Settings:
     grace: timedelta = timedelta(hours=6)
     lease: timedelta = timedelta(seconds=60)
     poll: float = 2.0
-    """Seconds between rounds when there is nothing to do (due subscriptions are found this fast)."""
+    """Seconds between rounds when there is nothing to do (due sources are found this fast)."""
     scan: float = 10.0
-    """Seconds between looks for claimable posts when nothing changed (retries, dead replicas)."""
+    """Seconds between looks for claimable jobs when nothing changed (retries, dead replicas)."""
     claim_batch: int = 200
     chunk: int = 1000
-    """Subscriptions turned into posts per transaction."""
+    """Sources (tip subscriptions) turned into jobs per transaction."""
     materialize_chunks: int = 20
     tenant_concurrency: int = 20
-    """Posts of one tenant in flight at once (the poster still paces them)."""
+    """Jobs of one tenant in flight at once (the poster still paces them)."""
     tenant_batch: int = 10
     """Tenants leased per round, so replicas starting together share the work."""
     max_tenants: int = 500
@@ -104,28 +96,11 @@ class Settings:
     """The longest wait between attempts while the database is unavailable."""
 
 
-class Backoff:
-    """Exponential backoff with jitter: ``first``, then twice that, ... up to ``cap`` seconds."""
-
-    def __init__(self, first: float, cap: float) -> None:
-        self.first = max(first, 0.0)
-        self.cap = max(cap, self.first)
-        self.failures = 0
-
-    def next(self) -> float:
-        delay = min(self.cap, self.first * (1 << min(self.failures, 30)))
-        self.failures += 1
-        return delay * random.uniform(0.5, 1.0)
-
-    def reset(self) -> None:
-        self.failures = 0
-
-
 @dataclass(slots=True)
 class Report:
     sent: int = 0
     found: int = 0
-    """Posts a retake found already delivered (after a crash) and marked sent without resending."""
+    """Jobs a retake found already delivered (after a crash) and marked sent without resending."""
     missed: int = 0
     failed: int = 0
     retried: int = 0
@@ -138,12 +113,16 @@ def owner_id() -> str:
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{random.getrandbits(32):08x}"
 
 
+def key(job: Job) -> Key:
+    return (job.kind, job.id)
+
+
 class Scheduler:
     def __init__(
         self,
         store: Store,
         posters: Mapping[str, Poster],
-        knowledge: Callable[[], KnowledgeBase],
+        kinds: Sequence[JobKind],
         *,
         clock: Clock | None = None,
         settings: Settings | None = None,
@@ -151,27 +130,25 @@ class Scheduler:
     ) -> None:
         self.store = store
         self.posters = dict(posters)
-        self.knowledge = knowledge
+        self.kinds = list(kinds)
         self.clock = clock or SystemClock()
         self.settings = settings or Settings()
-        self.queue = PostQueue(store, owner or owner_id())
+        self.queue = JobQueue(store, owner or owner_id(), self.kinds)
         self.report = Report()
         self._workers: dict[Tenant, asyncio.Task[None]] = {}
-        self._inflight: set[int] = set()
-        """Posts a live worker has claimed and not yet finished (sent, settled or given back)."""
-        self._pending: dict[int, Done] = {}
-        """Posts sent whose "sent" mark is not written yet, by post id (kept until it is)."""
-        self._oldest = 0.0
-        self._flush_lock = asyncio.Lock()
-        self._flush_backoff = Backoff(self.settings.backoff, self.settings.backoff_max)
-        self._flush_not_before: datetime | None = None
-        self._flush_failures = 0
-        self._failures = 0
-        self._unexpected = 0
+        self._inflight: set[Key] = set()
+        """Jobs a live worker has claimed and not yet finished (sent, settled or given back)."""
+        self._streak = Streak()
+        self.marks = SentMarks(
+            self.queue,
+            self.clock,
+            self._backoff,
+            self._trouble,
+            self._streak.recovered,
+            every=self.settings.flush_every,
+            after=self.settings.flush_after,
+        )
         self._dirty = False
-        self._kb_id = 0
-        self._candidates: dict[str | None, list[str]] = {}
-        self._replies: dict[tuple[str, str | None], Reply] = {}
 
     @property
     def platforms(self) -> list[str]:
@@ -195,32 +172,35 @@ class Scheduler:
             if not self._workers:
                 break
             await asyncio.gather(*list(self._workers.values()))
-        await self._drain()
+        await self.marks.drain()
         return self.report
 
     async def _materialize(self, now: datetime) -> int:
-        """Turn due subscriptions into posts, a chunk at a time, for at most ``materialize_chunks``."""
+        """Turn each kind's due sources into jobs, a chunk at a time, for at most ``materialize_chunks``."""
         made = 0
-        for _ in range(self.settings.materialize_chunks):
-            count = await self.queue.materialize(now, self.settings.grace, self.platforms, self.settings.chunk)
-            made += count
-            if count < self.settings.chunk:
-                break
+        for kind in self.kinds:
+            for _ in range(self.settings.materialize_chunks):
+                count = await self.queue.materialize(
+                    now, self.settings.grace, self.platforms, self.settings.chunk, kind=kind.name
+                )
+                made += count
+                if count < self.settings.chunk:
+                    break
         return made
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Post forever (or, with ``until_idle``, until no due work is left for anyone).
 
-        Every round turns due subscriptions into posts. It looks for tenants to lease when there may
-        be new work (posts were just made, a worker finished, the last look found some) and at least
-        every ``scan`` seconds (retries, and claims left by a replica that died). When a round found
+        Every round turns due sources into jobs. It looks for tenants to lease when there may be new
+        work (jobs were just made, a worker finished, the last look found some) and at least every
+        ``scan`` seconds (retries, and claims left by a replica that died). When a round found
         nothing to do, the next one is ``poll`` seconds later; when it failed, after a backoff.
         """
         try:
             await self.register()
         except Exception as exc:  # the heartbeat registers again
             self._trouble("registering with the store", exc)
-        heartbeat = asyncio.create_task(self._heartbeat(), name="tips-heartbeat")
+        heartbeat = asyncio.create_task(self._heartbeat(), name="scheduler-heartbeat")
         next_scan = self.clock.now()
         backoff = self._backoff()
         try:
@@ -229,8 +209,8 @@ class Scheduler:
                 wait = self.settings.poll
                 try:
                     now = self.clock.now()
-                    if self._pending:  # left by a worker that failed; normally workers write their own
-                        await self._flush()
+                    if self.marks.pending:  # left by a failed worker; normally workers write their own
+                        await self.marks.flush()
                     made = await self._materialize(now)
                     if made or self._dirty or now >= next_scan:
                         self._dirty = False
@@ -238,11 +218,11 @@ class Scheduler:
                         busy = await self._lease(now)
                         self._dirty = self._dirty or busy
                     busy = busy or made > 0
-                    if until_idle and not self._workers and not self._pending and not busy:
+                    if until_idle and not self._workers and not self.marks.pending and not busy:
                         if await self.queue.outstanding(now, self.platforms) == 0:
                             return
                     backoff.reset()
-                    self._recovered()
+                    self._streak.recovered()
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # the database restarting must not end the scheduler
@@ -255,7 +235,7 @@ class Scheduler:
             for task in list(self._workers.values()):
                 task.cancel()
             await asyncio.gather(heartbeat, *self._workers.values(), return_exceptions=True)
-            await self._last_flush()
+            await self.marks.last_flush()
 
     async def _heartbeat(self) -> None:
         every = self.settings.lease.total_seconds() / 3
@@ -274,14 +254,12 @@ class Scheduler:
 
     async def renew(self) -> None:
         """Extend the leases this process really holds (the heartbeat does this every third of a
-        lease): the tenants it has a worker for, and the posts being sent or waiting for their
+        lease): the tenants it has a worker for, and the jobs being sent or waiting for their
         "sent" mark. A claim nobody here works on is left to expire, so another round retakes it."""
-        await self.queue.renew(
-            self.clock.now(),
-            self.settings.lease,
-            tenants=list(self._workers),
-            post_ids=self._inflight | self._pending.keys(),
-        )
+        jobs: dict[str, list[int]] = {}
+        for kind, job_id in self._inflight | self.marks.pending.keys():
+            jobs.setdefault(kind, []).append(job_id)
+        await self.queue.renew(self.clock.now(), self.settings.lease, tenants=list(self._workers), jobs=jobs)
 
     async def _lease(self, now: datetime) -> bool:
         room = min(self.settings.tenant_batch, self.settings.max_tenants - len(self._workers))
@@ -291,7 +269,7 @@ class Scheduler:
         tenants = await self.queue.lease_tenants(now, self.settings.lease, self.platforms, held, room)
         for tenant in tenants:
             if tenant not in self._workers:
-                self._workers[tenant] = asyncio.create_task(self._work(tenant), name=f"tips-{tenant}")
+                self._workers[tenant] = asyncio.create_task(self._work(tenant), name=f"jobs-{tenant}")
         return bool(tenants)
 
     # ------------------------------------------------------------------ database trouble
@@ -300,24 +278,9 @@ class Scheduler:
         return Backoff(self.settings.backoff, self.settings.backoff_max)
 
     def _trouble(self, what: str, exc: BaseException) -> None:
-        """Log a failed step as one line; while the database stays away, only the 1st, 2nd, 4th, ...
-        failure in a row. An unexpected error (a bug, not the database being away) is always
-        logged, with its traceback the first time in a streak."""
-        self._failures += 1
-        count = self._failures
         if transient(exc):
             self.report.db_errors += 1
-            if count & (count - 1) == 0:
-                streak = f"; {count} failures in a row" if count > 1 else ""
-                log.warning("tips: %s failed (%s); retrying with backoff%s", what, describe(exc), streak)
-            return
-        self._unexpected += 1
-        log.error("tips: %s failed (%s)", what, describe(exc), exc_info=exc if self._unexpected == 1 else None)
-
-    def _recovered(self) -> None:
-        if self._failures:
-            log.info("tips: the database answers again (after %d failed attempts)", self._failures)
-            self._failures = self._unexpected = 0
+        self._streak.failed(what, exc)
 
     async def _retrying(self, what: str, step: Callable[[], Awaitable[T]]) -> T:
         """``step()``, tried again with backoff for as long as the database is unavailable; any other
@@ -336,248 +299,143 @@ class Scheduler:
                 await self.clock.sleep(backoff.next())
                 continue
             if backoff is not None:
-                self._recovered()
+                self._streak.recovered()
             return result
 
     # ------------------------------------------------------------------ one tenant
 
     async def _work(self, tenant: Tenant) -> None:
-        mine: set[int] = set()
+        mine: set[Key] = set()
         try:
             while True:
-                batch = await self._retrying(
-                    f"claiming posts of {tenant}",
-                    lambda: self.queue.claim(tenant, self.clock.now(), self.settings.lease, self.settings.claim_batch),
-                )
-                if not batch:
+                claimed_any = False
+                for kind in self.kinds:
+                    batch = await self._retrying(
+                        f"claiming {kind.name} jobs of {tenant}",
+                        lambda kind=kind: self.queue.claim(  # type: ignore[misc]
+                            tenant, self.clock.now(), self.settings.lease, self.settings.claim_batch, kind=kind.name
+                        ),
+                    )
+                    if not batch:
+                        continue
+                    claimed_any = True
+                    # A job this process already holds (its claim ran out while the database was away and
+                    # this claim took it again) is not sent again: its worker, or the pending mark, has it.
+                    fresh = [c for c in batch if key(c) not in self._inflight and key(c) not in self.marks.pending]
+                    keys = {key(c) for c in fresh}
+                    mine |= keys
+                    self._inflight |= keys
+                    if fresh:
+                        prepared = await self._retrying(
+                            f"reading what {kind.name} jobs of {tenant} need",
+                            lambda kind=kind, fresh=fresh: kind.prepare(self.store, tenant, fresh),  # type: ignore[misc]
+                        )
+                        await self._send_all(kind, fresh, prepared)
+                    await self.marks.drain({key(c) for c in batch})  # marked sent before more is claimed
+                if not claimed_any:
                     break
-                # A post this process already holds (its claim ran out while the database was away and
-                # this claim took it again) is not sent again: its worker, or the pending mark, has it.
-                fresh = [c for c in batch if c.id not in self._inflight and c.id not in self._pending]
-                ids = {c.id for c in fresh}
-                mine |= ids
-                self._inflight |= ids
-                if fresh:
-                    read = partial(self.queue.rotations, tenant, [c.subscription_id for c in fresh])
-                    rotations = await self._retrying(f"reading rotations of {tenant}", read)
-                    await self._send_all(fresh, rotations)
-                await self._drain({c.id for c in batch})  # marked sent before more is claimed
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # its claims expire and are retaken; other tenants carry on
-            log.error("tips: posting for %s failed (%s)", tenant, describe(exc))
+            log.error("scheduler: posting for %s failed (%s)", tenant, describe(exc))
             self.report.errors.append(f"{tenant}: {type(exc).__name__}: {exc}")
         finally:
             self._inflight -= mine  # what is left nobody works on now: not renewed, so it expires
             try:
                 await self.queue.release_tenant(tenant)
             except Exception as exc:
-                log.warning("tips: releasing %s failed (%s); its lease will expire", tenant, describe(exc))
+                log.warning("scheduler: releasing %s failed (%s); its lease will expire", tenant, describe(exc))
             self._workers.pop(tenant, None)
             self._dirty = True
 
-    async def _send_all(self, batch: list[Claimed], rotations: Mapping[int, Rotation]) -> None:
-        """Send a tenant's claimed posts, up to ``tenant_concurrency`` at a time (the poster paces
-        them to the platform's limits); one subscription's posts go in date order, one by one."""
-        by_subscription: dict[int, list[Claimed]] = {}
-        for post in batch:
-            by_subscription.setdefault(post.subscription_id, []).append(post)
-        queue = iter(by_subscription.values())
+    async def _send_all(self, kind: JobKind, batch: list[Job], prepared: Any) -> None:
+        """Send a tenant's claimed jobs, up to ``tenant_concurrency`` at a time (the poster paces
+        them to the platform's limits); one source's jobs go in date order, one by one."""
+        by_source: dict[int, list[Job]] = {}
+        for job in batch:
+            by_source.setdefault(job.source, []).append(job)
+        queue = iter(by_source.values())
 
         async def lane() -> None:
-            for posts in queue:  # the lanes share one iterator: each subscription is taken once
-                for post in posts:
-                    await self._one(post, rotations.get(post.subscription_id))
+            for jobs in queue:  # the lanes share one iterator: each source is taken once
+                for job in jobs:
+                    await self._one(kind, job, prepared)
 
-        lanes = min(self.settings.tenant_concurrency, len(by_subscription))
+        lanes = min(self.settings.tenant_concurrency, len(by_source))
         results = await asyncio.gather(*(lane() for _ in range(lanes)), return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
 
-    async def _one(self, post: Claimed, rotation: Rotation | None) -> None:
+    async def _one(self, kind: JobKind, job: Job, prepared: Any) -> None:
         now = self.clock.now()
-        poster = self.posters[post.tenant.platform]
-        if rotation is None:  # the subscription is gone
-            await self._settle(post, "failed", "subscription not found")
+        poster = self.posters[job.tenant.platform]
+        composed = kind.compose(job, prepared)
+        if not isinstance(composed, Compose):
+            if composed.warning:
+                log.warning("%s: %s %s: %s", kind.name, job.tenant, job.channel, composed.warning)
+            await self._settle(job, "failed", composed.reason)
             return
-        kb = self.knowledge()
-        candidates = self._tips_for(kb, rotation.topic)
-        if not candidates:
-            await self._settle(post, "failed", "no tips match the topic")
-            log.warning("tips: %s %s: no tips match topic %r", post.tenant, post.channel, rotation.topic)
-            return
-        tip_id, cycle = choose_tip(rotation.seed, rotation.cycle, rotation.shown, rotation.last, candidates)
-        message = Post(
-            tenant=post.tenant.team,
-            channel=post.channel,
-            reply=self._reply(kb, tip_id, rotation.topic),
-            key=post_key(post.tenant.platform, post.tenant.team, post.subscription_id, post.local_date),
-            due_at=post.due_at,
-        )
-        if post.attempts > 1:  # an earlier attempt may have reached the channel before a crash
+        if job.attempts > 1:  # an earlier attempt may have reached the channel before a crash
             try:
-                found = await poster.find(message)
+                found = await poster.find(composed.post)
             except PostError as exc:
                 if not exc.permanent:  # ask again later rather than risk a second copy
-                    await self._failed(post, f"checking for an earlier send: {exc.reason}", permanent=False)
+                    await self._failed(kind, job, f"checking for an earlier send: {exc.reason}", permanent=False)
                     return
-                log.warning("tips: %s %s: cannot check for an earlier send (%s)", post.tenant, post.channel, exc)
+                log.warning("%s: %s %s: cannot check for an earlier send (%s)", kind.name, job.tenant, job.channel, exc)
                 found = None
             if found is not None:
                 self.report.found += 1
-                await self._done(Done(post, found, tip_id, cycle), rotation)
+                await self._done(kind, job, composed, found, prepared)
                 return
-        if now - utc(post.due_at) > self.settings.grace:
+        late = now - utc(job.due_at)
+        if late > self.settings.grace:
             self.report.missed += 1
             log.warning(
-                "tips: %s %s %s: skipped; %s late is past the %s grace window",
-                post.tenant,
-                post.channel,
-                post.local_date,
-                now - utc(post.due_at),
+                "%s: %s %s %s: skipped; %s late is past the %s grace window",
+                kind.name,
+                job.tenant,
+                job.channel,
+                job.local_date,
+                late,
                 self.settings.grace,
             )
-            await self._settle(post, "missed", "past the grace window")
+            await self._settle(job, "missed", "past the grace window")
             return
         try:
-            message_id = await poster.post(message)
+            message_id = await poster.post(composed.post)
         except PostError as exc:
-            await self._failed(post, exc.reason, permanent=exc.permanent)
+            await self._failed(kind, job, exc.reason, permanent=exc.permanent)
             return
         except Exception as exc:
-            await self._failed(post, f"{type(exc).__name__}: {exc}", permanent=False)
+            await self._failed(kind, job, f"{type(exc).__name__}: {exc}", permanent=False)
             return
         self.report.sent += 1
-        await self._done(Done(post, message_id, tip_id, cycle), rotation)
+        await self._done(kind, job, composed, message_id, prepared)
 
-    async def _settle(self, post: Claimed, state: str, reason: str) -> None:
-        await self._retrying(
-            f"marking a post {state}", lambda: self.queue.settle(post, state, self.clock.now(), reason)
-        )
-        self._inflight.discard(post.id)
+    async def _settle(self, job: Job, state: str, reason: str) -> None:
+        await self._retrying(f"marking a job {state}", lambda: self.queue.settle(job, state, self.clock.now(), reason))
+        self._inflight.discard(key(job))
 
-    async def _failed(self, post: Claimed, reason: str, *, permanent: bool) -> None:
+    async def _failed(self, kind: JobKind, job: Job, reason: str, *, permanent: bool) -> None:
         if permanent:
             self.report.failed += 1
-            log.error("tips: %s %s %s: not posted: %s", post.tenant, post.channel, post.local_date, reason)
-            await self._settle(post, "failed", reason)
+            log.error("%s: %s %s %s: not posted: %s", kind.name, job.tenant, job.channel, job.local_date, reason)
+            await self._settle(job, "failed", reason)
             return
         self.report.retried += 1
-        wait = self.settings.retry_after * min(2 ** (post.attempts - 1), 16)
-        log.warning("tips: %s %s: will retry in %s: %s", post.tenant, post.channel, wait, reason)
+        wait = self.settings.retry_after * min(2 ** (job.attempts - 1), 16)
+        log.warning("%s: %s %s: will retry in %s: %s", kind.name, job.tenant, job.channel, wait, reason)
 
         async def give_back() -> None:
             now = self.clock.now()
-            await self.queue.retry(post, now, now + wait, reason)
+            await self.queue.retry(job, now, now + wait, reason)
 
-        await self._retrying("giving a post back for a retry", give_back)
-        self._inflight.discard(post.id)
+        await self._retrying("giving a job back for a retry", give_back)
+        self._inflight.discard(key(job))
 
-    async def _done(self, done: Done, rotation: Rotation) -> None:
-        if done.tip_id is not None and done.cycle is not None:
-            if done.cycle > rotation.cycle:
-                rotation.cycle, rotation.shown = done.cycle, set()
-            rotation.shown.add(done.tip_id)
-            rotation.last = done.tip_id
-        if not self._pending:
-            self._oldest = time.monotonic()
-        self._pending[done.post.id] = done
-        self._inflight.discard(done.post.id)
-        full = len(self._pending) >= self.settings.flush_every
-        if full or time.monotonic() - self._oldest > self.settings.flush_after:
-            await self._flush()
-
-    # ------------------------------------------------------------------ "sent" marks
-
-    async def _flush(self, ids: set[int] | None = None, *, now_or_never: bool = False) -> bool:
-        """One attempt to write the pending "sent" marks, unless a failed attempt asked to wait
-        (``now_or_never`` ignores that wait). On failure the batch stays pending and the next
-        attempt waits a backoff. Returns whether none of ``ids`` (default: of all) is still pending."""
-
-        def written() -> bool:
-            return not self._pending if ids is None else ids.isdisjoint(self._pending)
-
-        async with self._flush_lock:
-            if written():  # nothing to do, or another task's write just took them
-                return True
-            now = self.clock.now()
-            if not now_or_never and self._flush_not_before is not None and now < self._flush_not_before:
-                return False
-            batch, self._pending = self._pending, {}
-            try:
-                await self.queue.complete(list(batch.values()), now)
-            except BaseException as exc:
-                self._pending = batch | self._pending  # kept, in order: nothing sent is forgotten
-                if not isinstance(exc, Exception):
-                    raise  # cancelled: the final flush tries again
-                self._flush_not_before = self.clock.now() + timedelta(seconds=self._flush_backoff.next())
-                self._flush_failed(batch, exc)
-                return written()
-            self._flush_backoff.reset()
-            self._flush_not_before = None
-            self._flush_failures = 0
-            self._recovered()
-            return written()
-
-    def _flush_failed(self, batch: dict[int, Done], exc: Exception) -> None:
-        self._trouble(f"marking {len(batch)} sent posts as sent", exc)
-        if transient(exc):
-            return
-        self._flush_failures += 1
-        if self._flush_failures >= GIVE_UP_AFTER:  # retrying cannot help: let the retake sort it out
-            for post_id in batch:
-                self._pending.pop(post_id, None)
-            self._flush_failures = 0
-            log.error(
-                "tips: gave up marking %d sent posts as sent after %d failures; their claims expire and the "
-                "retake asks the platform before sending",
-                len(batch),
-                GIVE_UP_AFTER,
-            )
-
-    async def _drain(self, ids: set[int] | None = None) -> None:
-        """Write the pending "sent" marks of ``ids`` (default: all), waiting out database errors
-        with backoff."""
-        while not await self._flush(ids):
-            wait = 0.0
-            if self._flush_not_before is not None:
-                wait = max((self._flush_not_before - self.clock.now()).total_seconds(), 0.0)
-            await self.clock.sleep(wait)
-
-    async def _last_flush(self) -> None:
-        """On the way out: a few quick attempts, then say what is left (its claims expire, and the
-        retake asks the platform before sending)."""
-        backoff = self._backoff()
-        for _ in range(3):
-            try:
-                if await self._flush(now_or_never=True):
-                    return
-                await self.clock.sleep(backoff.next())
-            except Exception as exc:  # the clock or the lock; never the write (kept and logged)
-                log.error("tips: the last flush failed (%s)", describe(exc))
-                break
-        if self._pending:
-            log.error(
-                "tips: stopping with %d sent posts not marked sent; their claims expire and the retake "
-                "asks the platform before sending",
-                len(self._pending),
-            )
-
-    # ------------------------------------------------------------------ content
-
-    def _refresh(self, kb: KnowledgeBase) -> None:
-        if id(kb) != self._kb_id:
-            self._kb_id, self._candidates, self._replies = id(kb), {}, {}
-
-    def _tips_for(self, kb: KnowledgeBase, topic: str | None) -> list[str]:
-        self._refresh(kb)
-        if topic not in self._candidates:
-            self._candidates[topic] = matching_tips(kb, topic)
-        return self._candidates[topic]
-
-    def _reply(self, kb: KnowledgeBase, tip_id: str, topic: str | None) -> Reply:
-        key = (tip_id, topic)
-        if key not in self._replies:
-            self._replies[key] = tip_post(kb, tip_id, topic)
-        return self._replies[key]
+    async def _done(self, kind: JobKind, job: Job, composed: Compose, message_id: str, prepared: Any) -> None:
+        kind.sent(job, composed, prepared)
+        self._inflight.discard(key(job))
+        await self.marks.add(key(job), Sent(job, message_id, composed.values))

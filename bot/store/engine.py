@@ -40,6 +40,7 @@ from sqlalchemy import (
     event,
     text,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -71,6 +72,11 @@ class Tenant:
 
     def __str__(self) -> str:
         return f"{self.platform}:{self.team}"
+
+
+def insert_for(store: Store, table: Any) -> Any:
+    """An INSERT in the store's dialect, for ``on_conflict_do_nothing``/``on_conflict_do_update``."""
+    return (sqlite.insert if store.is_sqlite else postgresql.insert)(table)
 
 
 # ---------------------------------------------------------------------------- settings

@@ -18,37 +18,43 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections import Counter
-from collections.abc import Callable
-from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING
 
-from bot import messages
 from bot.commands import Invocation, Option, Registry
 from bot.context import Context, Services
 from bot.errors import CommandError
-from bot.knowledge.present import TIP_TAG_KINDS, tag_kind, tip_card
+from bot.knowledge.present import TIP_TAG_KINDS
 from bot.reply import Field, FollowUp, Reply, Section
 from bot.safety import one_line
 from bot.schedule.posting import _MENTION as CHANNEL_MENTION
-from bot.schedule.posting import Channel, channel_problem, is_channel_word, looks_like_channel
 from bot.schedule.rules import (
     WEEKDAYS,
     Schedule,
     check_clock,
-    looks_like_days,
-    looks_like_time,
-    looks_like_zone,
     parse_days,
     parse_time,
     parse_zone,
 )
+from bot.tips import messages as tip_messages
+from bot.tips.content import matching_tips, tip_post, topic_label
+from bot.tips.options import (
+    DEFAULT_TIME,
+    LIMITS,
+    channel_label,
+    check_channel,
+    check_channel_words,
+    check_lengths,
+    check_storable,
+    named_in,
+    place_channel_words,
+    raw_option,
+    resolve_topic,
+)
 from bot.tips.rotation import choose_tip
 
 if TYPE_CHECKING:
-    from bot.knowledge.kb import KnowledgeBase
     from bot.store.engine import Store
     from bot.tips.store import Subscription, TenantTips
 
@@ -57,176 +63,6 @@ log = logging.getLogger("careerbot.tips")
 
 ACTIONS = ("subscribe", "unsubscribe", "list", "preview", "skip")
 CHANGES = frozenset({"subscribe", "unsubscribe", "skip"})
-DEFAULT_TIME = (9, 0)
-CHANNEL_TEXT_MAX = 170
-"""Longer than any valid channel reference (``<#`` + a 64-character id + ``|`` + a 100-character
-name + ``>``), so a value cut to this length can never turn into a different, valid channel."""
-LIMITS = {"channel": CHANNEL_TEXT_MAX, "time": 20, "timezone": 64, "days": 60, "topic": 100}
-"""The longest value each option takes; a longer one is refused, never cut."""
-LABELS = {"channel": "channel", "time": "time", "timezone": "time zone", "days": "days", "topic": "topic"}
-STORED = {
-    "platform": "The platform's name",
-    "tenant": "This workspace's id",
-    "channel": "The channel id",
-    "channel_name": "The channel name",
-    "timezone": "The time zone",
-    "topic": "The topic",
-    "created_by": "Your user id",
-}
-"""What each ``tip_subscriptions`` text column holds, for a refusal naming it."""
-SHAPES: dict[str, Callable[[str], bool]] = {
-    "channel": looks_like_channel,
-    "time": looks_like_time,
-    "timezone": looks_like_zone,
-    "days": looks_like_days,
-}
-
-
-def named_in(text: str) -> set[str]:
-    """Options given as ``name:value`` in a command's text (on Discord, where there is no text, all are)."""
-    words = [w.partition(":") for w in text.split()]
-    given = {key.casefold() for key, sep, value in words if sep and value}
-    return given & {*SHAPES, "topic"} if text.strip() else {*SHAPES, "topic"}
-
-
-def arrange(values: dict[str, str | None], named: AbstractSet[str] = frozenset()) -> dict[str, str | None]:
-    """Put positional words where their shape says they belong: a value in a slot whose shape it
-    does not have (a topic that looks like a time, channel, zone or days) moves to a free slot whose
-    shape it has, or else to ``topic``. A named value that is malformed stays put, so its own check
-    reports it precisely."""
-    out: dict[str, str | None] = dict.fromkeys((*SHAPES, "topic"))
-    misfits: list[tuple[str, str]] = []
-    for name in (*SHAPES, "topic"):
-        value = values.get(name)
-        if value is None:
-            continue
-        fits = not any(shape(value) for shape in SHAPES.values()) if name == "topic" else SHAPES[name](value)
-        if fits or name in named:
-            out[name] = value
-        else:
-            misfits.append((name, value))
-    for name, value in misfits:
-        target = next(
-            (slot for slot, fits in SHAPES.items() if out[slot] is None and slot not in named and fits(value)), None
-        )
-        if target is None and out["topic"] is None and "topic" not in named:
-            target = "topic"
-        if target is None and out[name] is None:
-            target = name
-        if target is None:
-            raise CommandError(messages.TIPS_UNCLEAR.format(value=one_line(value, 40)))
-        out[target] = value
-    return out
-
-
-def check_channel_words(values: dict[str, str | None], platform: str) -> None:
-    """Every word typed as a channel (``#dev.team``, ``<#C1``) must be a valid channel reference,
-    wherever it was given. Checked before the words are placed, so a malformed channel can never be
-    taken for a topic (or anything else)."""
-    for value in values.values():
-        for word in (value or "").split():
-            problem = channel_problem(word, platform) if is_channel_word(word) else None
-            if problem:
-                raise CommandError(problem)
-
-
-def check_channel(value: str | None, platform: str) -> None:
-    """The channel option, once placed, must be a channel reference whatever its form (``general``,
-    ``C0123ABCD``, ``#general``, a mention)."""
-    problem = channel_problem(value, platform) if value is not None else None
-    if problem:
-        raise CommandError(problem)
-
-
-def place_channel_words(values: dict[str, str | None], named: AbstractSet[str]) -> dict[str, str | None]:
-    """Positional words are placed by their shape (:func:`arrange`), and a channel word is a channel
-    wherever it was typed, also among the words of a topic left over at the end. It goes to the
-    channel slot when that is free; a second channel is an error (it would otherwise be taken as,
-    or fuzzy-matched to, a topic while the wrong channel's subscription changed)."""
-    topic = values.get("topic")
-    words = topic.split() if topic is not None and "topic" not in named else []
-    channels = [word for word in words if is_channel_word(word)]
-    if channels:
-        values = values | {"topic": " ".join(w for w in words if not is_channel_word(w)) or None}
-    out = arrange(values, named)
-    for word in channels:
-        if out["channel"] is None:
-            out["channel"] = word
-        else:
-            raise CommandError(_second_channel(word, out["channel"]))
-    stray = (
-        out["topic"] if out["topic"] is not None and "topic" not in named and is_channel_word(out["topic"]) else None
-    )
-    if stray is not None:  # a second channel that arrange found no other place for
-        raise CommandError(_second_channel(stray, out["channel"] or ""))
-    return out
-
-
-def _second_channel(word: str, first: str) -> str:
-    return messages.TIPS_SECOND_CHANNEL.format(value=one_line(word, 40), channel=one_line(first, 40))
-
-
-def check_lengths(values: dict[str, str | None]) -> None:
-    """Values longer than their option takes are refused (not cut, which could change their meaning)."""
-    for name, value in values.items():
-        limit = LIMITS.get(name)
-        if value is not None and limit is not None and len(value) > limit:
-            raise CommandError(
-                messages.TIPS_OPTION_TOO_LONG.format(option=LABELS[name], length=len(value), limit=limit)
-            )
-
-
-def check_storable(invocation: Invocation, target: Channel, timezone: str, topic: str | None) -> None:
-    """Every text a subscription keeps must fit its column (``bot.store.engine.subscriptions``), checked here
-    before the write rather than left to the database: PostgreSQL would fail on ``varchar(64)`` and
-    SQLite would keep anything, so the two must agree by checking first."""
-    from bot.store.engine import too_long
-    from bot.tips.tables import subscriptions
-
-    found = too_long(
-        subscriptions,
-        {
-            "platform": invocation.platform,
-            "tenant": invocation.tenant,
-            "channel": target.id,
-            "channel_name": target.name,
-            "timezone": timezone,
-            "topic": topic,
-            "created_by": invocation.user,
-        },
-    )
-    if found is not None:
-        column, length, limit = found
-        what = STORED[column]
-        if column in ("channel", "channel_name"):
-            label = "name" if target.id == target.name or column == "channel_name" else "id"
-            what = f"The channel {label} “{one_line(_where(target.name) if label == 'name' else target.id, 40)}”"
-        raise CommandError(messages.TIPS_VALUE_TOO_LONG.format(what=what, length=length, limit=limit))
-
-
-def raw_option(invocation: Invocation, name: str, given: str | None) -> str | None:
-    """An option as given, before the generic cut to its declared length (see :data:`LIMITS`)."""
-    value = invocation.options.get(name)
-    if isinstance(value, str):
-        return value.strip() or None
-    return given
-
-
-def resolve_topic(kb: KnowledgeBase, text: str) -> str:
-    """A tag that tips carry (an id, alias or close spelling of a role, skill, topic...)."""
-    tagged = Counter(tag for tip in kb.all("tip") for tag in tip.tags)
-    candidate = text.strip().casefold()
-    if candidate not in tagged:
-        found = kb.resolve_any(text, TIP_TAG_KINDS)
-        candidate = found.best.entry.id if found.best is not None else ""
-    if not tagged.get(candidate):
-        examples = ", ".join(f"`{tag}`" for tag, _ in tagged.most_common(6))
-        raise CommandError(messages.TIPS_BAD_TOPIC.format(value=one_line(text, 40), examples=examples))
-    return candidate
-
-
-def _where(name: str) -> str:
-    return f"#{name}"
 
 
 def _when(sub: Subscription) -> str:
@@ -234,22 +70,6 @@ def _when(sub: Subscription) -> str:
         return "not scheduled"
     day = date.fromisoformat(sub.next_date)
     return f"{day:%a %d %b %Y}, {sub.schedule.hour:02d}:{sub.schedule.minute:02d} {sub.schedule.timezone}"
-
-
-def _topic_label(kb: KnowledgeBase, topic: str | None) -> str:
-    return kb.title(tag_kind(kb, topic), topic) if topic else "any topic"
-
-
-def matching_tips(kb: KnowledgeBase, topic: str | None) -> list[str]:
-    """Ids of the tips a subscription rotates through (all, or those tagged ``topic``)."""
-    return sorted(t.id for t in (kb.all("tip") if topic is None else kb.tips_tagged(topic)))
-
-
-def tip_post(kb: KnowledgeBase, tip_id: str, topic: str | None) -> Reply:
-    """The message a daily tip is: the tip card, titled and signed as a daily post."""
-    card = tip_card(kb, kb.get("tip", tip_id), about=topic)
-    title = messages.TIPS_POST_TITLE + (f": {_topic_label(kb, topic)}" if topic else "")
-    return replace(card, title=title, footer=messages.TIPS_POST_FOOTER)
 
 
 COMMANDS = Registry()
@@ -300,10 +120,10 @@ async def tips(
     if verb not in ACTIONS:
         usage = COMMANDS.get("tips").usage  # type: ignore[union-attr]
         raise CommandError(
-            messages.TIPS_BAD_ACTION.format(value=one_line(verb, 30), actions=", ".join(ACTIONS), usage=usage)
+            tip_messages.BAD_ACTION.format(value=one_line(verb, 30), actions=", ".join(ACTIONS), usage=usage)
         )
     if ctx.services is None:
-        return Reply(title=messages.TIPS_UNAVAILABLE_TITLE, summary=messages.TIPS_UNAVAILABLE, tone="notice")
+        return Reply(title=tip_messages.UNAVAILABLE_TITLE, summary=tip_messages.UNAVAILABLE, tone="notice")
     invocation = ctx.invocation
     given = {"channel": channel, "time": time, "timezone": timezone, "days": days, "topic": topic}
     given = {name: raw_option(invocation, name, value) for name, value in given.items()}
@@ -326,7 +146,7 @@ async def tips(
 async def _act(ctx: Context, service: Services, opened: Store, verb: str, given: dict[str, str | None]) -> Reply:
     invocation = ctx.invocation
     if verb in CHANGES and not service.is_admin(invocation):
-        raise CommandError(messages.TIPS_ADMINS_ONLY)
+        raise CommandError(tip_messages.ADMINS_ONLY)
     check_channel_words(given, invocation.platform)
     from bot.store.engine import Tenant
     from bot.tips.store import TenantTips
@@ -344,11 +164,11 @@ async def _act(ctx: Context, service: Services, opened: Store, verb: str, given:
         return await _list(ctx, service, store)
     if verb == "unsubscribe":
         channel_id, name = await _subscribed_channel(service, store, invocation, channel or invocation.channel)
-        return await _unsubscribe(service, store, channel_id, _where(name))
+        return await _unsubscribe(service, store, channel_id, channel_label(name))
     target = await service.check_channel(invocation, channel or invocation.channel)
     if verb == "skip":
-        return await _skip(service, store, target.id, _where(target.name))
-    return await _preview(ctx, store, target.id, _where(target.name))
+        return await _skip(service, store, target.id, channel_label(target.name))
+    return await _preview(ctx, store, target.id, channel_label(target.name))
 
 
 async def _subscribe(ctx: Context, service: Services, store: TenantTips, values: dict[str, str | None]) -> Reply:
@@ -365,17 +185,17 @@ async def _subscribe(ctx: Context, service: Services, store: TenantTips, values:
     sub, created = await store.subscribe(
         target, schedule, tag, user=invocation.user, now=now, seed=service.rng.getrandbits(62)
     )
-    where = _where(target.name)
-    title = messages.TIPS_SUBSCRIBED_TITLE if created else messages.TIPS_UPDATED_TITLE
-    about = f" about {_topic_label(ctx.kb, tag)}" if tag else ""
+    where = channel_label(target.name)
+    title = tip_messages.SUBSCRIBED_TITLE if created else tip_messages.UPDATED_TITLE
+    about = f" about {topic_label(ctx.kb, tag)}" if tag else ""
     return Reply(
         title=title.format(channel=where),
-        summary=messages.TIPS_SUBSCRIBED.format(schedule=schedule.label(), topic=about, first=_when(sub)),
+        summary=tip_messages.SUBSCRIBED.format(schedule=schedule.label(), topic=about, first=_when(sub)),
         fields=(
             Field(name="Time", value=f"{hour:02d}:{minute:02d}"),
             Field(name="Time zone", value=zone),
             Field(name="Days", value=schedule.label().split(" at ")[0]),
-            Field(name="Topic", value=_topic_label(ctx.kb, tag)),
+            Field(name="Topic", value=topic_label(ctx.kb, tag)),
         ),
         follow_ups=(
             FollowUp(label="Preview the next tip", command="/tips preview"),
@@ -388,17 +208,17 @@ async def _list(ctx: Context, service: Services, store: TenantTips) -> Reply:
     subs = await store.active()
     if not subs:
         return Reply(
-            title=messages.TIPS_NONE_TITLE,
-            summary=messages.TIPS_NOT_SUBSCRIBED,
+            title=tip_messages.NONE_TITLE,
+            summary=tip_messages.NOT_SUBSCRIBED,
             follow_ups=(FollowUp(label="Preview a daily tip", command="/tips preview"),),
             tone="notice",
         )
     lines = [
-        f"**{_where(s.channel_name)}**: {s.schedule.label()}, {_topic_label(ctx.kb, s.topic)}. Next: {_when(s)}"
+        f"**{channel_label(s.channel_name)}**: {s.schedule.label()}, {topic_label(ctx.kb, s.topic)}. Next: {_when(s)}"
         for s in subs
     ]
     return Reply(
-        title=messages.TIPS_LIST_TITLE,
+        title=tip_messages.LIST_TITLE,
         summary=f"{len(subs)} channel{'s get' if len(subs) != 1 else ' gets'} a daily tip.",
         sections=(Section(heading="Subscriptions", text="\n".join(f"- {line}" for line in lines)),),
         follow_ups=(FollowUp(label="Preview the next tip", command="/tips preview"),),
@@ -426,32 +246,32 @@ async def _subscribed_channel(
 async def _unsubscribe(service: Services, store: TenantTips, channel: str, where: str) -> Reply:
     if not await store.unsubscribe(channel, now=service.clock.now()):
         return Reply(
-            title=messages.TIPS_NOT_SUBSCRIBED_TITLE.format(channel=where),
-            summary=messages.TIPS_NOT_SUBSCRIBED,
+            title=tip_messages.NOT_SUBSCRIBED_TITLE.format(channel=where),
+            summary=tip_messages.NOT_SUBSCRIBED,
             tone="notice",
         )
-    return Reply(title=messages.TIPS_UNSUBSCRIBED_TITLE.format(channel=where), summary=messages.TIPS_UNSUBSCRIBED)
+    return Reply(title=tip_messages.UNSUBSCRIBED_TITLE.format(channel=where), summary=tip_messages.UNSUBSCRIBED)
 
 
 async def _skip(service: Services, store: TenantTips, channel: str, where: str) -> Reply:
     result = await store.skip(channel, now=service.clock.now())
     if result is None:
         return Reply(
-            title=messages.TIPS_NOT_SUBSCRIBED_TITLE.format(channel=where),
-            summary=messages.TIPS_NOT_SUBSCRIBED,
+            title=tip_messages.NOT_SUBSCRIBED_TITLE.format(channel=where),
+            summary=tip_messages.NOT_SUBSCRIBED,
             tone="notice",
         )
     day, changed = result
     shown = f"{day:%a %d %b}"
     if not changed:
         return Reply(
-            title=messages.TIPS_SKIPPED_TITLE.format(day=shown, channel=where),
-            summary=messages.TIPS_ALREADY_SKIPPED.format(day=shown, channel=where),
+            title=tip_messages.SKIPPED_TITLE.format(day=shown, channel=where),
+            summary=tip_messages.ALREADY_SKIPPED.format(day=shown, channel=where),
             tone="notice",
         )
     return Reply(
-        title=messages.TIPS_SKIPPED_TITLE.format(day=shown, channel=where),
-        summary=messages.TIPS_SKIPPED.format(day=shown),
+        title=tip_messages.SKIPPED_TITLE.format(day=shown, channel=where),
+        summary=tip_messages.SKIPPED.format(day=shown),
     )
 
 
@@ -463,8 +283,8 @@ async def _preview(ctx: Context, store: TenantTips, channel: str, where: str) ->
         candidates = matching_tips(ctx.kb, sub.topic) or matching_tips(ctx.kb, None)
         tip_id, _ = choose_tip(rotation.seed, rotation.cycle, rotation.shown, rotation.last, candidates)
         reply = tip_post(ctx.kb, tip_id, sub.topic)
-        return replace(reply, footer=messages.TIPS_PREVIEW_FOOTER.format(channel=where, when=_when(sub)))
+        return replace(reply, footer=tip_messages.PREVIEW_FOOTER.format(channel=where, when=_when(sub)))
     seed = zlib.crc32(f"{ctx.invocation.tenant}:{channel}".encode())
     tip_id, _ = choose_tip(seed, 0, (), None, matching_tips(ctx.kb, None))
     reply = tip_post(ctx.kb, tip_id, None)
-    return replace(reply, footer=messages.TIPS_PREVIEW_UNSUBSCRIBED.format(channel=where), tone="notice")
+    return replace(reply, footer=tip_messages.PREVIEW_UNSUBSCRIBED.format(channel=where), tone="notice")

@@ -1,7 +1,7 @@
 """Tip queries for commands. :class:`TenantTips` is bound to one tenant, and every statement it
 runs filters on that tenant's ``platform`` and ``tenant``, so no command can read or change another
 workspace's subscriptions, even given their ids. The scheduler's side (due work across tenants) is
-:class:`bot.schedule.queue.PostQueue`.
+:class:`bot.schedule.queue.JobQueue`, with the tips job kind in :mod:`bot.tips.jobs`.
 
 A day's post is one ``tip_posts`` row, unique per (subscription, local date): it is inserted
 ``pending`` when due, ``claimed`` with a lease before sending, and ``sent`` with the message id
@@ -13,22 +13,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.schedule.clock import epoch
 from bot.schedule.posting import Channel
 from bot.schedule.rules import Schedule
 from bot.store.engine import Store, Tenant
 from bot.tips.tables import posts, subscriptions
 
 log = logging.getLogger("careerbot.tips")
-
-OPEN = ("pending", "claimed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,20 +45,6 @@ class Subscription:
     created_by: str
 
 
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    """A post this process holds the lease on. ``attempts`` counts this one: above 1, an earlier
-    attempt may have reached the platform, so the sender checks before sending again."""
-
-    id: int
-    tenant: Tenant
-    subscription_id: int
-    channel: str
-    local_date: str
-    due_at: int
-    attempts: int
-
-
 @dataclass(slots=True)
 class Rotation:
     seed: int
@@ -68,22 +52,6 @@ class Rotation:
     cycle: int
     shown: set[str] = field(default_factory=set)
     last: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Done:
-    post: Claimed
-    message_id: str
-    tip_id: str | None
-    cycle: int | None
-
-
-def epoch(moment: datetime) -> int:
-    return int(moment.timestamp())
-
-
-def utc(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
 
 
 def subscription_from(row: Row[Any]) -> Subscription:
@@ -102,10 +70,6 @@ def subscription_from(row: Row[Any]) -> Subscription:
         next_due_at=m["next_due_at"],
         created_by=m["created_by"],
     )
-
-
-def insert_for(store: Store, table: Any) -> Any:
-    return (sqlite.insert if store.is_sqlite else postgresql.insert)(table)
 
 
 def rotations_from(rows: Iterable[Row[Any]]) -> dict[int, Rotation]:

@@ -21,11 +21,13 @@ from bot.context import Services, ServiceSettings
 from bot.core import Core
 from bot.errors import CommandError, PostError
 from bot.knowledge.loader import default_knowledge_dir
+from bot.registry import job_kinds
 from bot.reply import Reply
 from bot.schedule.clock import FakeClock
 from bot.schedule.posting import Post
 from bot.schedule.scheduler import Report, Scheduler
 from bot.store.engine import Tenant
+from bot.tips import messages as tip_messages
 from bot.tips.rotation import post_key
 from bot.tips.store import Subscription, TenantTips
 from tests.discord.conftest import DiscordUser, Sent
@@ -66,7 +68,9 @@ class TipsOnDiscord:
     async def run_scheduler(self, at: datetime) -> Report:
         self.clock.set(at)
         store = await self.services.store()
-        return await Scheduler(store, {"discord": self.app.poster}, lambda: self.core.kb, clock=self.clock).run_once()
+        return await Scheduler(
+            store, {"discord": self.app.poster}, job_kinds(lambda: self.core.kb), clock=self.clock
+        ).run_once()
 
     def posts(self, status: int | None = 200) -> list[Call]:
         return self.fake.find("POST", MESSAGES, status=status)
@@ -122,7 +126,7 @@ async def test_a_manage_server_member_subscribes_a_channel_by_mention(tips: Tips
     reply = await tips.tips("subscribe", channel=f"<#{CHANNEL_ID}>", time="08:30", days="daily")
     check_message(reply.body)
     assert reply.ephemeral
-    assert reply.title == messages.TIPS_SUBSCRIBED_TITLE.format(channel="#general")
+    assert reply.title == tip_messages.SUBSCRIBED_TITLE.format(channel="#general")
     fields = {f["name"]: plain(f["value"]) for f in reply.embeds[0]["fields"]}
     assert fields["Time"] == "08:30" and fields["Days"] == "daily"
     assert fields["Time zone"] == "UTC"  # Discord has no server time zone: CAREERBOT_TIMEZONE, else UTC
@@ -140,9 +144,9 @@ async def test_a_member_without_manage_server_is_refused_and_nothing_changes(tip
     assert await tips.subscriptions() == []
     assert not tips.posts(status=None)
     listed = await tips.tips("list")  # list and preview stay open to everyone
-    assert listed.title == messages.TIPS_NONE_TITLE
+    assert listed.title == tip_messages.NONE_TITLE
     preview = await tips.tips("preview")
-    assert preview.title.startswith(messages.TIPS_POST_TITLE)
+    assert preview.title.startswith(tip_messages.POST_TITLE)
 
 
 @pytest.mark.parametrize(
@@ -204,8 +208,8 @@ def check_tip_post(call: Call, key: str) -> None:
     assert body["allowed_mentions"]["parse"] == []
     assert not int(body.get("flags") or 0) & EPHEMERAL
     embed = body["embeds"][0]
-    assert plain(embed["title"]).startswith(messages.TIPS_POST_TITLE)
-    assert plain(embed["footer"]["text"]) == messages.TIPS_POST_FOOTER
+    assert plain(embed["title"]).startswith(tip_messages.POST_TITLE)
+    assert plain(embed["footer"]["text"]) == tip_messages.POST_FOOTER
     assert "Share in channel" not in buttons(body)
 
 

@@ -19,9 +19,10 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
-from adapters.slack_bot.app import HttpLimits, SlackPlatform, load_settings
+from adapters.slack_bot.app import SlackPlatform, load_settings
+from adapters.slack_bot.http import HttpLimits
 from bot.core import Core
-from tests.slack.fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack
+from tests.fakes.slack import BOT_USER_ID, TEAM_ID, FakeSlack
 
 SECRET = "0123456789abcdef0123456789abcdef"
 BOT_TOKEN = "xoxb-1111-2222-secrettokenvalue"

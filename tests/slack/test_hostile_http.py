@@ -23,14 +23,17 @@ import aiohttp
 import pytest
 
 from adapters import buttons
-from adapters.slack_bot import app as slack_app
-from adapters.slack_bot.app import BUSY_TEXT, LOG_LINE_MAX, HttpLimits, SlackPlatform, Throttle, one_line
+from adapters.slack_bot import listeners as slack_listeners
+from adapters.slack_bot.app import SlackPlatform
+from adapters.slack_bot.http import HttpLimits
+from adapters.slack_bot.listeners import BUSY_TEXT
+from adapters.slack_bot.logs import LOG_LINE_MAX, Throttle, one_line
 from adapters.slack_bot.render import parse_more
 from bot.commands import Invocation
 from bot.core import Core
 from bot.reply import Reply
+from tests.fakes.slack import TEAM_ID, FakeSlack
 from tests.slack.conftest import SECRET, SlackHarness, sign, start_platform, stop_platform
-from tests.slack.fake_slack import TEAM_ID, FakeSlack
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
@@ -440,7 +443,7 @@ async def test_when_every_connection_has_a_request_in_progress_a_new_one_is_clos
         return await answer(invocation)
 
     monkeypatch.setattr(core, "answer", stuck)
-    monkeypatch.setattr(slack_app, "ACK_BUDGET", 30.0)
+    monkeypatch.setattr(slack_listeners, "ACK_BUDGET", 30.0)
     async with running(core, fake, HttpLimits(max_connections=3)) as slack:
         guard = slack.platform.guard
         assert guard is not None

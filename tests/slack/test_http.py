@@ -17,12 +17,13 @@ import aiohttp
 import pytest
 
 from adapters import buttons
-from adapters.slack_bot import app as slack_app
-from adapters.slack_bot.app import ACK_BUDGET
+from adapters.slack_bot import listeners as slack_listeners
+from adapters.slack_bot.listeners import ACK_BUDGET
 from adapters.slack_bot.render import parse_more, plain
 from bot.commands import Invocation
 from bot.core import Core
 from bot.reply import Reply, Section
+from tests.fakes.slack import FakeSlack
 from tests.mentions import live_mentions
 from tests.slack.conftest import (
     BOT_TOKEN,
@@ -34,7 +35,6 @@ from tests.slack.conftest import (
     stop_platform,
     texts,
 )
-from tests.slack.fake_slack import FakeSlack
 
 
 def header(message: dict[str, Any]) -> str:
@@ -414,7 +414,7 @@ async def test_when_the_response_url_fails_the_answer_goes_by_chat_post_ephemera
         return await answer(invocation)
 
     monkeypatch.setattr(core, "answer", slow)
-    monkeypatch.setattr(slack_app, "ACK_BUDGET", 0.05)
+    monkeypatch.setattr(slack_listeners, "ACK_BUDGET", 0.05)
     slack.fake.fail("response_url", status=404, error="expired_url")
     with caplog.at_level(logging.WARNING, logger="careerbot.slack"):
         status, _, _ = await slack.post(slack.command_body("/role", "ehr", user="U7", channel="C7"))

@@ -13,8 +13,8 @@ from adapters.cli import main
 from adapters.slack_bot.app import SlackPlatform, build_platform, load_settings
 from bot.core import Core
 from bot.errors import ConfigError
+from tests.fakes.slack import FakeSlack
 from tests.slack.conftest import BOT_TOKEN, SECRET
-from tests.slack.fake_slack import FakeSlack
 
 GOOD = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SECRET}
 

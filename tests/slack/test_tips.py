@@ -23,19 +23,19 @@ from sqlalchemy import select
 from adapters.runner import serve
 from adapters.slack_bot.app import SlackPlatform, build_platform
 from adapters.slack_bot.posting import METADATA_TYPE, SlackTipPoster
-from bot import messages
 from bot.context import Services
 from bot.core import Core
 from bot.knowledge.loader import default_knowledge_dir
 from bot.schedule.clock import FakeClock
 from bot.store.engine import Store, Tenant, metadata
+from bot.tips import messages as tip_messages
 from bot.tips.store import Subscription, TenantTips
+from tests.fakes.slack import TEAM_ID, FakeSlack
 from tests.slack.conftest import BOT_TOKEN, SECRET, SlackHarness, texts
-from tests.slack.fake_slack import TEAM_ID, FakeSlack
 
 MONDAY_6AM = datetime(2025, 3, 3, 6, 0, tzinfo=UTC)
 SCHEDULER_TABLES = {"tip_workers", "tip_tenant_leases"}
-REFUSED = messages.TIPS_ADMINS_ONLY.split(" (")[0]  # "Only workspace admins can change daily tips"
+REFUSED = tip_messages.ADMINS_ONLY.split(" (")[0]  # "Only workspace admins can change daily tips"
 
 
 class FrozenClock(FakeClock):
@@ -228,8 +228,8 @@ async def test_the_scheduler_posts_the_tip_through_the_platforms_poster(tips_sla
     assert call.headers["Authorization"] == f"Bearer {BOT_TOKEN}"
     assert call.body["metadata"]["event_type"] == METADATA_TYPE and call.body["metadata"]["event_payload"]["key"]
     assert call.body["blocks"][0]["type"] == "header"
-    assert call.body["blocks"][0]["text"]["text"].startswith(messages.TIPS_POST_TITLE)
-    assert call.body["text"].startswith(messages.TIPS_POST_TITLE)
+    assert call.body["blocks"][0]["text"]["text"].startswith(tip_messages.POST_TITLE)
+    assert call.body["text"].startswith(tip_messages.POST_TITLE)
     ts = fake.history["C2"][0]["ts"]
 
     history = TenantTips(await tips_slack.store(), Tenant("slack", TEAM_ID))

@@ -27,10 +27,13 @@ import pytest
 from bot.context import Services, ServiceSettings
 from bot.core import Core
 from bot.errors import CommandError, PostError
+from bot.knowledge.kb import KnowledgeBase
 from bot.knowledge.loader import default_knowledge_dir
+from bot.registry import job_kinds
 from bot.reply import Reply
 from bot.schedule.clock import FakeClock
 from bot.schedule.posting import Channel, Post, parse_channel
+from bot.schedule.queue import JobQueue
 from bot.schedule.scheduler import Report, Scheduler, Settings
 from bot.store.engine import Store, Tenant
 
@@ -156,6 +159,15 @@ class MemoryPoster:
         return [p.reply.ref.id for p in self.sent if p.reply.ref is not None]
 
 
+def job_queue(store: Store, owner: str) -> JobQueue:
+    """The scheduler's queue with careerbot's job kinds, as another process (``owner``) would use it."""
+
+    def knowledge() -> KnowledgeBase:
+        raise AssertionError("the queue never reads the knowledge")
+
+    return JobQueue(store, owner, job_kinds(knowledge))
+
+
 def at(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -182,7 +194,7 @@ class TipsBot:
         return Scheduler(
             self.store,
             {"slack": self.poster},
-            lambda: self.core.kb,
+            job_kinds(lambda: self.core.kb),
             clock=self.clock,
             settings=kw.pop("settings", self.settings),
             **kw,

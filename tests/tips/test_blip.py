@@ -21,15 +21,16 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.knowledge.kb import KnowledgeBase
 from bot.knowledge.loader import default_knowledge_dir, load
-from bot.schedule.clock import ShiftedClock
+from bot.registry import job_kinds
+from bot.schedule.clock import ShiftedClock, epoch
+from bot.schedule.jobs import Sent
 from bot.schedule.posting import Post
-from bot.schedule.queue import describe, transient
 from bot.schedule.scheduler import Scheduler, Settings
 from bot.schedule.tables import tenant_leases
+from bot.schedule.trouble import describe, transient
 from bot.store.engine import Store, Tenant
 from bot.store.problems import StoreError
 from bot.tips.rotation import post_key
-from bot.tips.store import Done, epoch
 from bot.tips.tables import posts as posts_table
 from tests.tips.conftest import Database, MemoryPoster, TipsBot, at
 from tests.tips.faults import PostgresKiller, fault_for
@@ -147,8 +148,8 @@ async def test_a_failed_flush_keeps_its_batch_and_retries_it(
     real = scheduler.queue.complete
     batches: list[set[int]] = []
 
-    async def flaky(done: Sequence[Done], now: datetime) -> None:
-        batches.append({d.post.id for d in done})
+    async def flaky(done: Sequence[Sent], now: datetime) -> None:
+        batches.append({d.job.id for d in done})
         if len(batches) <= 2:
             raise dropped_connection()
         await real(done, now)
@@ -188,12 +189,12 @@ async def test_a_sent_post_waiting_for_its_mark_is_not_sent_again_when_its_claim
         return tips_bot.core.kb
 
     settings = Settings(claim_batch=2, tenant_concurrency=1, flush_every=1)
-    scheduler = Scheduler(tips_bot.store, {"slack": poster}, knowledge, clock=clock, settings=settings)
+    scheduler = Scheduler(tips_bot.store, {"slack": poster}, job_kinds(knowledge), clock=clock, settings=settings)
     real = scheduler.queue.complete
     batches: list[set[int]] = []
 
-    async def away_for_longer_than_a_lease(done: Sequence[Done], now: datetime) -> None:
-        batches.append({d.post.id for d in done})
+    async def away_for_longer_than_a_lease(done: Sequence[Sent], now: datetime) -> None:
+        batches.append({d.job.id for d in done})
         if len(batches) == 1:
             clock.advance(LEASE + timedelta(seconds=1))
             raise dropped_connection()
@@ -214,7 +215,7 @@ async def test_the_heartbeat_renews_only_claims_a_worker_holds(tips_bot: TipsBot
     clock.set(DUE)
     gate = asyncio.Event()
     poster = BlindPoster(gate=gate, gated=["T1"])
-    scheduler = Scheduler(tips_bot.store, {"slack": poster}, lambda: tips_bot.core.kb, clock=clock)
+    scheduler = Scheduler(tips_bot.store, {"slack": poster}, job_kinds(lambda: tips_bot.core.kb), clock=clock)
     await scheduler.queue.materialize(DUE, timedelta(hours=6), ["slack"])
     # A claim of this process that no worker holds (its worker failed, or the claim's reply was
     # lost with the connection):
@@ -237,7 +238,7 @@ async def test_the_heartbeat_renews_only_claims_a_worker_holds(tips_bot: TipsBot
     clock.set(DUE + LEASE + timedelta(seconds=1))  # the orphan's lease ran out: a round retakes it
     assert (await scheduler.run_once()).sent == 2  # the report counts this scheduler's whole life
     assert await states(tips_bot.store) == {"sent": 2} and [p.tenant for p in poster.sent] == ["T1", "T2"]
-    assert poster.sent[1].key == post_key("slack", "T2", orphan.subscription_id, orphan.local_date)
+    assert poster.sent[1].key == post_key("slack", "T2", orphan.source, orphan.local_date)
 
 
 async def test_the_scheduler_loop_survives_database_errors(
@@ -247,7 +248,7 @@ async def test_the_scheduler_loop_survives_database_errors(
     settings = Settings(poll=0.01, scan=0.05, backoff=0.01, backoff_max=0.05)
     knowledge = lambda: tips_bot.core.kb  # noqa: E731
     scheduler = Scheduler(
-        tips_bot.store, {"slack": tips_bot.poster}, knowledge, clock=ShiftedClock(DUE), settings=settings
+        tips_bot.store, {"slack": tips_bot.poster}, job_kinds(knowledge), clock=ShiftedClock(DUE), settings=settings
     )
     real = scheduler.queue.materialize
     errors: list[Exception] = [
@@ -321,11 +322,11 @@ async def test_database_blips_while_posting_lose_nothing_and_send_nothing_twice(
         backoff=0.05,
         backoff_max=0.5,
     )
-    scheduler = Scheduler(store, {"slack": poster}, lambda: kb, clock=ShiftedClock(DUE), settings=settings)
+    scheduler = Scheduler(store, {"slack": poster}, job_kinds(lambda: kb), clock=ShiftedClock(DUE), settings=settings)
     real = scheduler.queue.complete
     writes = failed_writes = 0
 
-    async def struck_before_some_writes(done: Sequence[Done], now: datetime) -> None:
+    async def struck_before_some_writes(done: Sequence[Sent], now: datetime) -> None:
         nonlocal writes, failed_writes
         writes += 1
         if failed_writes < 3 or writes % 4 == 0:

@@ -32,14 +32,14 @@ from bot.schedule.rules import DAILY, Schedule
 from bot.store.engine import Tenant
 from bot.tips.store import TenantTips
 from bot.tips.tables import posts
+from tests.fakes.slack import FakeSlack, Limits
 from tests.tips.conftest import Database, at
-from tests.tips.fake_slack_api import FakeSlackAPI
 
 ROOT = Path(__file__).resolve().parents[2]
 TENANT = Tenant("slack", "T1")
 
 
-async def spawn(database: Database, slack: FakeSlackAPI, now: datetime, *extra: str) -> asyncio.subprocess.Process:
+async def spawn(database: Database, slack: FakeSlack, now: datetime, *extra: str) -> asyncio.subprocess.Process:
     env = {**os.environ, **database.env(), "PYTHONPATH": str(ROOT)}
     return await asyncio.create_subprocess_exec(
         sys.executable,
@@ -57,14 +57,14 @@ async def spawn(database: Database, slack: FakeSlackAPI, now: datetime, *extra: 
     )
 
 
-async def run(database: Database, slack: FakeSlackAPI, now: datetime) -> dict[str, Any]:
+async def run(database: Database, slack: FakeSlack, now: datetime) -> dict[str, Any]:
     proc = await spawn(database, slack, now)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, err.decode()[-2000:]
     return dict(json.loads(out.decode().splitlines()[-1]))
 
 
-async def kill_at(database: Database, slack: FakeSlackAPI, now: datetime, hang: str, line: str) -> None:
+async def kill_at(database: Database, slack: FakeSlack, now: datetime, hang: str, line: str) -> None:
     proc = await spawn(database, slack, now, "--hang", hang)
     assert proc.stdout is not None
     seen = await asyncio.wait_for(proc.stdout.readline(), 60)
@@ -91,7 +91,7 @@ async def test_killed_at_either_boundary_each_day_still_gets_exactly_one_post(da
     )
     await store.close()
     day1, day2, day3 = (at(f"2025-03-0{d}T09:00+01:00") for d in (3, 4, 5))
-    async with FakeSlackAPI() as slack:
+    async with FakeSlack(limits=Limits()) as slack:
         # Day 1: killed after claiming, before sending.
         await kill_at(database, slack, day1, "before-send", "CLAIMED")
         assert slack.posts() == [] and (await rows(database))["2025-03-03"][0] == "claimed"

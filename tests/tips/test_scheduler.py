@@ -12,10 +12,10 @@ import pytest
 from bot.errors import PostError
 from bot.knowledge.kb import KnowledgeBase
 from bot.knowledge.loader import default_knowledge_dir, load
-from bot.schedule.queue import PostQueue
+from bot.registry import job_kinds
 from bot.schedule.scheduler import Settings
 from bot.tips.tables import posts
-from tests.tips.conftest import TipsBot, at
+from tests.tips.conftest import TipsBot, at, job_queue
 
 
 async def subscribe(bot: TipsBot, options: str, channel: str = "C1") -> None:
@@ -166,7 +166,7 @@ async def test_new_tips_join_the_cycle_and_removed_ones_are_skipped(tips_bot: Ti
 async def test_a_claim_whose_process_died_is_retaken_after_the_lease(tips_bot: TipsBot) -> None:
     await subscribe(tips_bot, "time:09:00 timezone:UTC days:daily")
     tips_bot.clock.set(at("2025-03-03T09:00"))
-    dead = PostQueue(tips_bot.store, owner="dead-process")
+    dead = job_queue(tips_bot.store, "dead-process")
     await dead.materialize(tips_bot.clock.now(), timedelta(hours=6), ["slack"])
     claimed = await dead.claim(tips_bot.tenant_key(), tips_bot.clock.now(), timedelta(seconds=60), 10)
     assert len(claimed) == 1  # ... and then the process is gone before sending
@@ -178,14 +178,14 @@ async def test_a_claim_whose_process_died_is_retaken_after_the_lease(tips_bot: T
 async def test_a_retake_after_a_send_that_was_not_marked_does_not_send_again(tips_bot: TipsBot) -> None:
     await subscribe(tips_bot, "time:09:00 timezone:UTC days:daily")
     tips_bot.clock.set(at("2025-03-03T09:00"))
-    dead = PostQueue(tips_bot.store, owner="dead-process")
+    dead = job_queue(tips_bot.store, "dead-process")
     await dead.materialize(tips_bot.clock.now(), timedelta(hours=6), ["slack"])
     (claimed,) = await dead.claim(tips_bot.tenant_key(), tips_bot.clock.now(), timedelta(seconds=60), 10)
     from bot.reply import Reply
     from bot.schedule.posting import Post
     from bot.tips.rotation import post_key
 
-    key = post_key("slack", "T1", claimed.subscription_id, claimed.local_date)
+    key = post_key("slack", "T1", claimed.source, claimed.local_date)
     await tips_bot.poster.post(Post(tenant="T1", channel="C1", reply=Reply(title="x"), key=key, due_at=0))
     report = await tips_bot.run_at("2025-03-03T09:05")  # the dead process sent but never marked it
     assert report.found == 1 and report.sent == 0
@@ -225,6 +225,8 @@ async def test_only_platforms_with_a_poster_are_claimed(tips_bot: TipsBot) -> No
     tips_bot.clock.set(at("2025-03-03T09:00"))
     from bot.schedule.scheduler import Scheduler
 
-    other = Scheduler(tips_bot.store, {"console": tips_bot.poster}, lambda: tips_bot.core.kb, clock=tips_bot.clock)
+    other = Scheduler(
+        tips_bot.store, {"console": tips_bot.poster}, job_kinds(lambda: tips_bot.core.kb), clock=tips_bot.clock
+    )
     assert (await other.run_once()).sent == 0  # a console scheduler leaves Slack's posts alone
     assert (await tips_bot.run_at("2025-03-03T09:00")).sent == 1

@@ -12,7 +12,7 @@ from adapters.slack_bot.posting import SlackTipPoster
 from bot.errors import CommandError, PostError
 from bot.reply import Reply
 from bot.schedule.posting import Post
-from tests.tips.fake_slack_api import FakeSlackAPI
+from tests.fakes.slack import FakeSlack, Limits
 
 TIP = Reply(title="Daily tip", summary="Read the FHIR spec's *Patient* page.")
 
@@ -22,21 +22,19 @@ def post(channel: str = "C1", key: str = "tipkey1", team: str = "T1") -> Post:
 
 
 @pytest.fixture
-async def slack() -> AsyncIterator[FakeSlackAPI]:
-    async with FakeSlackAPI() as fake:
+async def slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack(limits=Limits()) as fake:
         yield fake
 
 
 @pytest.fixture
-async def poster(slack: FakeSlackAPI) -> AsyncIterator[SlackTipPoster]:
+async def poster(slack: FakeSlack) -> AsyncIterator[SlackTipPoster]:
     made = SlackTipPoster(lambda team: f"xoxb-{team}", base_url=slack.api_url)
     yield made
     await made.close()
 
 
-async def test_a_post_carries_its_key_and_can_be_found_after_a_crash(
-    slack: FakeSlackAPI, poster: SlackTipPoster
-) -> None:
+async def test_a_post_carries_its_key_and_can_be_found_after_a_crash(slack: FakeSlack, poster: SlackTipPoster) -> None:
     ts = await poster.post(post())
     (message,) = slack.posts("T1", "C1")
     assert message["ts"] == ts and message["blocks"][0]["type"] == "header"
@@ -45,7 +43,7 @@ async def test_a_post_carries_its_key_and_can_be_found_after_a_crash(
     assert await poster.find(post(key="another")) is None
 
 
-async def test_posting_is_paced_under_the_workspace_limit(slack: FakeSlackAPI, poster: SlackTipPoster) -> None:
+async def test_posting_is_paced_under_the_workspace_limit(slack: FakeSlack, poster: SlackTipPoster) -> None:
     started = time.monotonic()
     await asyncio.gather(*(poster.post(post(channel=f"C{i}", key=f"k{i}")) for i in range(30)))
     assert len(slack.posts("T1")) == 30
@@ -53,7 +51,7 @@ async def test_posting_is_paced_under_the_workspace_limit(slack: FakeSlackAPI, p
     assert time.monotonic() - started >= 1.0  # 20 in the first second, the rest after
 
 
-async def test_a_429_is_retried_after_retry_after(slack: FakeSlackAPI) -> None:
+async def test_a_429_is_retried_after_retry_after(slack: FakeSlack) -> None:
     """Two processes posting to one channel: the second gets a 429 and waits it out."""
     first = SlackTipPoster(lambda team: f"xoxb-{team}", base_url=slack.api_url)
     second = SlackTipPoster(lambda team: f"xoxb-{team}", base_url=slack.api_url)
@@ -68,7 +66,7 @@ async def test_a_429_is_retried_after_retry_after(slack: FakeSlackAPI) -> None:
         await second.close()
 
 
-async def test_channel_checks_give_reasons_an_admin_can_act_on(slack: FakeSlackAPI, poster: SlackTipPoster) -> None:
+async def test_channel_checks_give_reasons_an_admin_can_act_on(slack: FakeSlack, poster: SlackTipPoster) -> None:
     slack.channel("T1", "C2", name="random", is_member=False)
     slack.channel("T1", "C3", name="old", is_archived=True)
     slack.channel("T1", "C4", exists=False)
@@ -83,7 +81,7 @@ async def test_channel_checks_give_reasons_an_admin_can_act_on(slack: FakeSlackA
     assert (found.id, found.name) == ("C5", "general")
 
 
-async def test_permanent_and_transient_failures(slack: FakeSlackAPI, poster: SlackTipPoster) -> None:
+async def test_permanent_and_transient_failures(slack: FakeSlack, poster: SlackTipPoster) -> None:
     slack.channel("T1", "C2", is_member=False)
     with pytest.raises(PostError) as gone:
         await poster.post(post(channel="C2"))
@@ -94,6 +92,6 @@ async def test_permanent_and_transient_failures(slack: FakeSlackAPI, poster: Sla
     assert not flaky.value.permanent
 
 
-async def test_the_workspace_time_zone_is_the_admins(slack: FakeSlackAPI, poster: SlackTipPoster) -> None:
+async def test_the_workspace_time_zone_is_the_admins(slack: FakeSlack, poster: SlackTipPoster) -> None:
     slack.timezones[("T1", "U1")] = "Europe/Berlin"
     assert await poster.default_timezone("T1", "U1") == "Europe/Berlin"

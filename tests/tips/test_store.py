@@ -12,14 +12,14 @@ from typing import Any
 
 from sqlalchemy import event, func, select, text
 
+from bot.schedule.jobs import Job
 from bot.schedule.posting import Channel
-from bot.schedule.queue import PostQueue
 from bot.schedule.rules import WEEKDAYS, Schedule
 from bot.store import migrations
 from bot.store.engine import Store, Tenant, metadata
-from bot.tips.store import Claimed, TenantTips
+from bot.tips.store import TenantTips
 from bot.tips.tables import posts, subscriptions
-from tests.tips.conftest import Database, TipsBot, at
+from tests.tips.conftest import Database, TipsBot, at, job_queue
 
 ROOT = Path(__file__).resolve().parents[2]
 A, B, A_ON_DISCORD = Tenant("slack", "T1"), Tenant("slack", "T2"), Tenant("discord", "T1")
@@ -90,11 +90,11 @@ async def test_every_tenant_statement_filters_on_the_tenant(store: Store) -> Non
 
 async def test_scheduler_writes_name_the_tenant_of_the_row(store: Store) -> None:
     ids = await seed(store)
-    queue = PostQueue(store, owner="me")
+    queue = job_queue(store, "me")
     now = at("2025-03-03T09:00")
     await queue.materialize(now, timedelta(hours=6), ["slack", "discord"])
     (claimed,) = await queue.claim(A, now, timedelta(seconds=60), 10)
-    forged = Claimed(claimed.id, B, claimed.subscription_id, "C1", claimed.local_date, claimed.due_at, 1)
+    forged = Job(claimed.id, B, claimed.source, "C1", claimed.local_date, claimed.due_at, 1)
     await queue.settle(forged, "failed", now, "forged")  # the right id under the wrong tenant: no effect
     async with store.connect() as conn:
         state = await conn.scalar(select(posts.c.state).where(posts.c.id == claimed.id))
@@ -141,7 +141,7 @@ async def test_no_upgrade_step_loses_rows(database: Database) -> None:
             await migrations.upgrade(store, revision)
             if i == 0:
                 await seed(store)
-                await PostQueue(store, "me").materialize(at("2025-03-03T09:00"), timedelta(hours=6), ["slack"])
+                await job_queue(store, "me").materialize(at("2025-03-03T09:00"), timedelta(hours=6), ["slack"])
             async with store.connect() as conn:
                 names = await conn.run_sync(lambda c: __import__("sqlalchemy").inspect(c).get_table_names())
                 now = {n: await conn.scalar(text(f"SELECT count(*) FROM {n}")) for n in names}

@@ -30,6 +30,7 @@ from typing import Any
 from adapters.slack_bot.posting import SlackTipPoster
 from bot.knowledge.kb import KnowledgeBase
 from bot.knowledge.loader import default_knowledge_dir, load
+from bot.registry import job_kinds
 from bot.schedule.clock import Clock, FakeClock, ShiftedClock
 from bot.schedule.posting import Channel, Post
 from bot.schedule.scheduler import Scheduler, Settings
@@ -71,7 +72,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     start = datetime.fromisoformat(args.now)
     try:
         clock: Clock = FakeClock(start) if args.run == "once" else ShiftedClock(start)
-        scheduler = Scheduler(store, {"slack": poster}, lambda: kb, clock=clock, settings=settings)
+        scheduler = Scheduler(store, {"slack": poster}, job_kinds(lambda: kb), clock=clock, settings=settings)
         if args.wait_go:
             await scheduler.register()  # so replicas starting together know of each other
             print("READY", flush=True)

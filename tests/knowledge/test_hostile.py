@@ -28,10 +28,11 @@ from adapters.console import chat
 from bench.knowledge_hostile import BILLION_LAUGHS, CASES, Case, make_tree
 from bot.core import Core
 from bot.errors import REPORT_LINE_CHARS, REPORT_PROBLEMS, KnowledgeError
-from bot.knowledge.loader import DEFAULT_LIMITS, Limits, fingerprint, load
+from bot.knowledge.loader import fingerprint, load
+from bot.knowledge.yamlread import DEFAULT_LIMITS, Limits
 from bot.reply import Reply
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MEMORY_CAP = 1 << 30  # a bomb must fail its test, not the machine
 ROOT_USER = hasattr(os, "geteuid") and os.geteuid() == 0
 

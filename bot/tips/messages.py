@@ -1,0 +1,32 @@
+"""What the tips wing says to people: confirmations, refusals and the daily post's frame."""
+
+from __future__ import annotations
+
+POST_TITLE = "Daily tip"
+POST_FOOTER = "A daily tip from careerbot. Admins change it with /tips; /tips list shows the schedule."
+BAD_ACTION = "“{value}” is not something /tips does. Use one of: {actions}. Usage: `{usage}`"
+ADMINS_ONLY = (
+    "Only workspace admins can change daily tips (on Slack an admin or owner, on Discord Manage Server). "
+    "Anyone can use `/tips list` and `/tips preview`."
+)
+BAD_TOPIC = "There are no tips about “{value}” yet. Topics with tips include: {examples}."
+UNCLEAR = "I could not tell what “{value}” is. Name the option, e.g. `time:09:00`, `timezone:Europe/Berlin`."
+UNAVAILABLE_TITLE = "Daily tips are not set up here"
+UNAVAILABLE = "This careerbot runs without a database, so it cannot keep subscriptions. Ask its operator."
+SUBSCRIBED_TITLE = "Daily tips on for {channel}"
+UPDATED_TITLE = "Daily tips changed for {channel}"
+SUBSCRIBED = "One tip {schedule}{topic}. The first one comes {first}."
+UNSUBSCRIBED_TITLE = "Daily tips stopped for {channel}"
+UNSUBSCRIBED = "No more daily tips there. `/tips subscribe` starts them again where the rotation left off."
+NOT_SUBSCRIBED_TITLE = "{channel} gets no daily tips"
+NOT_SUBSCRIBED = "An admin can start them with `/tips subscribe` in that channel."
+NONE_TITLE = "No channel gets daily tips yet"
+LIST_TITLE = "Daily tips in this workspace"
+SKIPPED_TITLE = "Skipping {day} in {channel}"
+SKIPPED = "No tip on {day}; they carry on the next scheduled day."
+ALREADY_SKIPPED = "The tip for {day} in {channel} was already posted or skipped."
+PREVIEW_FOOTER = "Preview: the next tip for {channel} ({when})."
+PREVIEW_UNSUBSCRIBED = "Preview: {channel} is not subscribed; `/tips subscribe` starts daily tips like this one."
+SECOND_CHANNEL = "“{value}” looks like a second channel, after {channel}. /tips changes one channel at a time."
+OPTION_TOO_LONG = "The {option} you gave is too long: {length} characters, at most {limit}."
+VALUE_TOO_LONG = "{what} is too long to keep: {length} characters, at most {limit}. Nothing was changed."

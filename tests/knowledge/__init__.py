@@ -1,0 +1,1 @@
+"""Tests of the knowledge infrastructure (bot/knowledge): validation, lookup, reload, hostile files."""
