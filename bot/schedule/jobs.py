@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, UniqueConstraint
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.schema import SchemaItem
 
@@ -34,15 +34,16 @@ OPEN = ("pending", "claimed")
 window), ``failed`` (for good), and whatever a feature adds (tips: ``skipped``, ``cancelled``)."""
 
 
-def job_table(name: str, source: Column[Any], *extra: SchemaItem) -> Table:
+def job_table(name: str, source: Column[Any], *extra: SchemaItem, meta: MetaData = metadata) -> Table:
     """A job kind's table on the store's shared metadata: the standard job columns around the kind's
     ``source`` column (a foreign key to the row that makes the jobs) and its ``extra`` columns and
     indexes. One job per source and local date (the unique row that makes a post happen at most
     once). ``state``: pending -> claimed -> sent | missed | failed; ``owner`` and ``lease_until``: the
-    claim; ``not_before``: a retry's earliest time; ``attempts``: claims so far."""
+    claim; ``not_before``: a retry's earliest time; ``attempts``: claims so far. ``meta``: another
+    metadata than the store's (a test's own kind)."""
     return Table(
         name,
-        metadata,
+        meta,
         Column("id", Id, primary_key=True, autoincrement=True),
         Column("platform", String(16), nullable=False),
         Column("tenant", String(64), nullable=False),

@@ -1,0 +1,1 @@
+"""The generic scheduler: job kinds other than tips, on SQLite and PostgreSQL."""
