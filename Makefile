@@ -38,6 +38,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.discord_interactions
 	$(BIN)/python -m bench.tips_fanout
 	$(BIN)/python -m bench.knowledge_hostile
+	$(BIN)/python -m bench.mentoring
 
 # Refresh the pinned versions (constraints for every install above) from a clean resolve.
 lock:

@@ -329,5 +329,45 @@ def tips_run(now_text: str | None, once: bool, knowledge: Path | None) -> None:
         pass
 
 
+@main.group()
+def mentoring() -> None:
+    """Mentoring programs (admins start one with /mentoring program create)."""
+
+
+@mentoring.command("demo")
+@click.option("--members", type=click.IntRange(2, 2000), default=30, show_default=True, help="Made-up members.")
+@click.option("--rounds", type=click.IntRange(1, 20), default=2, show_default=True, help="Weekly rounds to run.")
+@click.option("--kind", type=click.Choice(["pairs", "mentor"]), default="pairs", show_default=True)
+@click.option("--now", "now_text", help="When the program starts, ISO 8601 (default: now).")
+@click.option("--seed", type=int, default=7, show_default=True, help="Seed for the made-up members and the matching.")
+@knowledge_option
+def mentoring_demo(
+    members: int, rounds: int, kind: str, now_text: str | None, seed: int, knowledge: Path | None
+) -> None:
+    """Run a mentoring program with made-up members on the console: rounds, intros, check-ins, report.
+
+    It uses a throwaway database, never the configured one.
+    """
+    from datetime import UTC, datetime
+
+    from adapters.console import use_color
+    from adapters.mentoring_demo import run_demo
+
+    start = parse_now(now_text) or datetime.now(UTC)
+    core = load_core(knowledge)
+    asyncio.run(
+        run_demo(
+            core.kb,
+            members=members,
+            rounds=rounds,
+            start=start,
+            kind=kind,
+            seed=seed,
+            stream=sys.stdout,
+            color=use_color(sys.stdout),
+        )
+    )
+
+
 if __name__ == "__main__":
     main()

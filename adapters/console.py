@@ -143,7 +143,11 @@ def chat(core: Core, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> 
 
 
 class ConsolePoster:
-    """Daily tips on the console: each post is printed (``careerbot tips run``)."""
+    """Daily tips and mentoring posts on the console: each post is printed (``careerbot tips run``,
+    ``careerbot mentoring demo``)."""
+
+    private_groups = True
+    """A private group post is printed with whom it is for (there is nobody else to see it)."""
 
     def __init__(self, stream: TextIO | None = None, *, color: bool = False) -> None:
         self.stream = stream
@@ -161,7 +165,8 @@ class ConsolePoster:
 
         stream = self.stream or sys.stdout
         when = datetime.fromtimestamp(post.due_at, UTC).isoformat()
-        print(f"── #{post.channel} (due {when}) ──", file=stream)
+        where = f"private to {', '.join(post.audience)} (from #{post.channel})" if post.audience else f"#{post.channel}"
+        print(f"── {where} (due {when}) ──", file=stream)
         print(render_text(post.reply, color=self.color), file=stream, end="\n\n", flush=True)
         self.posted += 1
         return f"console-{post.key}"

@@ -77,6 +77,10 @@ class Option:
 Handler = Callable[..., Awaitable["Reply"]]
 
 
+USAGE_OPTIONS = 8
+"""Options a usage line lists one by one; beyond that it would be longer than anyone reads."""
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Command:
     name: str
@@ -95,10 +99,14 @@ class Command:
 
     @property
     def usage(self) -> str:
-        """``/role [query]``: required options in capitals, optional ones in brackets."""
+        """``/role [query]``: required options in capitals, optional ones in brackets. A command with
+        more than :data:`USAGE_OPTIONS` options shows the first two, then ``[name:value ...]``."""
         parts = [f"/{self.name}"]
-        for opt in self.options:
+        shown = self.options if len(self.options) <= USAGE_OPTIONS else self.options[:2]
+        for opt in shown:
             parts.append(opt.name.upper() if opt.required else f"[{opt.name}]")
+        if len(shown) < len(self.options):
+            parts.append("[name:value ...]")
         return " ".join(parts)
 
     @property

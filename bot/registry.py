@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bot import careers, tips
+from bot import careers, mentoring, tips
 from bot.commands import Registry
 from bot.errors import DeclarationError
 from bot.knowledge.schema import as_kinds
@@ -18,17 +18,29 @@ from bot.knowledge.schema import as_kinds
 if TYPE_CHECKING:
     from bot.knowledge.kb import KnowledgeBase
     from bot.schedule.jobs import JobKind
+    from bot.store.engine import Store, Tenant
 
-REGISTRY = Registry.combine(careers.COMMANDS, tips.COMMANDS, free_text=careers.question)
+REGISTRY = Registry.combine(careers.COMMANDS, tips.COMMANDS, mentoring.COMMANDS, free_text=careers.question)
 
 
 def job_kinds(knowledge: Callable[[], KnowledgeBase]) -> list[JobKind]:
     """Every wing's scheduled messages, for :class:`~bot.schedule.scheduler.Scheduler`.
     ``knowledge()`` is the knowledge base as it is now. Imported here, not at the top: answering a
     command must not load the store's libraries (``tests/tips/test_store.py`` checks a cold ask)."""
+    from bot.mentoring.jobs import CheckinJobs, IntroJobs
     from bot.tips.jobs import TipJobs
 
-    return [TipJobs(knowledge)]
+    return [TipJobs(knowledge), IntroJobs(knowledge), CheckinJobs(knowledge)]
+
+
+async def purge_tenant(store: Store, tenant: Tenant) -> int:
+    """Delete what every wing keeps about ``tenant``: the bot was removed from that workspace or
+    server (Slack ``app_uninstalled``/``tokens_revoked``, Discord ``on_guild_remove``). Returns the
+    rows deleted."""
+    from bot.mentoring.store import TenantMentoring
+    from bot.tips.store import TenantTips
+
+    return await TenantTips(store, tenant).purge() + await TenantMentoring(store, tenant).purge()
 
 
 def check_entities(registry: Registry) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.store import migrations
+
 ROOT = Path(__file__).resolve().parent.parent
 CAREERBOT = Path(sys.executable).with_name("careerbot")
 
@@ -143,7 +145,7 @@ def test_installed_wheel_ships_the_knowledge(tmp_path: Path) -> None:
         env=env(PYTHONPATH=str(site), CAREERBOT_DATA_DIR=str(tmp_path / "data")),
         timeout=60,
     )
-    assert upgrade.returncode == 0 and "empty -> 0002" in upgrade.stdout, upgrade.stderr
+    assert upgrade.returncode == 0 and f"empty -> {migrations.HEAD}" in upgrade.stdout, upgrade.stderr
 
 
 def test_readme_command_table_is_generated_from_the_declarations() -> None:

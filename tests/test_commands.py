@@ -35,6 +35,7 @@ def test_declarations_are_valid_for_both_platforms() -> None:
         "path",
         "search",
         "tips",
+        "mentoring",
     ]
     for cmd in REGISTRY:
         assert 1 <= len(cmd.description) <= 100

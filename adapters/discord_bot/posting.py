@@ -170,6 +170,8 @@ class DiscordTipPoster:
         return None
 
     async def post(self, post: Post) -> str:
+        if post.audience:  # never post a private intro in the channel
+            raise PostError("private group messages are not supported on Discord yet", permanent=True)
         try:
             channel_id, guild_id = int(post.channel), int(post.tenant)
         except ValueError:

@@ -239,6 +239,8 @@ class SlackTipPoster:
         return str(tz) if tz else None
 
     async def post(self, post: Post) -> str:
+        if post.audience:  # never post a private intro in the channel
+            raise PostError("private group messages are not supported on Slack yet", permanent=True)
         client = self.client(post.tenant)
         body = self._body(post)
         workspace, channel = self._window(post.tenant, post.channel)

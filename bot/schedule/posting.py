@@ -119,6 +119,10 @@ class Post:
     reply: Reply
     key: str
     due_at: int
+    audience: tuple[str, ...] = ()
+    """When set, the post is private to these people (platform user ids): a group conversation of
+    them (Slack: a group DM; Discord: a private thread under ``channel``), never ``channel`` itself.
+    A poster that cannot reach people privately raises a permanent :class:`~bot.errors.PostError`."""
 
 
 class Poster(Protocol):

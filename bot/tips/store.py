@@ -112,6 +112,13 @@ class TenantTips:
     def _mine(self, table: Any) -> ColumnElement[bool]:
         return and_(table.c.platform == self.tenant.platform, table.c.tenant == self.tenant.team)
 
+    async def purge(self) -> int:
+        """Delete every subscription and post of the tenant (the bot was removed from it)."""
+        async with self.store.begin() as conn:
+            removed = (await conn.execute(posts.delete().where(self._mine(posts)))).rowcount or 0
+            removed += (await conn.execute(subscriptions.delete().where(self._mine(subscriptions)))).rowcount or 0
+        return removed
+
     async def get(self, channel: str) -> Subscription | None:
         async with self.store.connect() as conn:
             row = (

@@ -36,7 +36,7 @@ async def test_every_example_answers_with_the_cores_reply_in_an_embed(
         if example.startswith("/tip"):  # the shared tip is the same tip; its title may drop "about X"
             assert reply.title.startswith(expected.title), example
         else:
-            assert reply.title == " ".join(expected.title.split()), example
+            assert reply.title == " ".join(expected.title.split()), (example, reply.text)
         if expected.summary:
             assert " ".join(expected.summary.split()[:3]).replace("*", "") in reply.text.replace("*", ""), example
 

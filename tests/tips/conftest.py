@@ -73,8 +73,8 @@ def postgres_url() -> Iterator[str]:
         async def drop() -> None:
             store = await Store.open(PG_URL, migrate=False)
             try:
-                async with store.begin() as conn:
-                    for schema in _schemas:
+                for schema in _schemas:  # one transaction each: a schema's tables take many locks
+                    async with store.begin() as conn:
                         await conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
             finally:
                 await store.close()

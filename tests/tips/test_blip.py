@@ -219,7 +219,7 @@ async def test_the_heartbeat_renews_only_claims_a_worker_holds(tips_bot: TipsBot
     await scheduler.queue.materialize(DUE, timedelta(hours=6), ["slack"])
     # A claim of this process that no worker holds (its worker failed, or the claim's reply was
     # lost with the connection):
-    (orphan,) = await scheduler.queue.claim(Tenant("slack", "T2"), DUE, LEASE, 10)
+    (orphan,) = await scheduler.queue.claim(Tenant("slack", "T2"), DUE, LEASE, 10, kind="tips")
     task = asyncio.create_task(scheduler.run_once())
     try:
         await until(lambda: poster.waiting == 1)  # T1's post is being sent: a worker holds it
@@ -288,7 +288,7 @@ async def test_a_claim_takes_at_most_its_limit(tips_bot: TipsBot) -> None:
         await subscribe(tips_bot, channel)
     queue = tips_bot.scheduler().queue
     await queue.materialize(DUE, timedelta(hours=6), ["slack"])
-    batches = [await queue.claim(tips_bot.tenant_key(), DUE, LEASE, 2) for _ in range(4)]
+    batches = [await queue.claim(tips_bot.tenant_key(), DUE, LEASE, 2, kind="tips") for _ in range(4)]
     assert [[c.local_date for c in b] for b in batches] == [["2025-03-03"] * 2, ["2025-03-03"] * 2, ["2025-03-03"], []]
     assert len({c.id for b in batches for c in b}) == 5
 

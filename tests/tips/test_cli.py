@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy.engine import make_url
 
 from bot import messages
+from bot.store import migrations
 from tests.tips.conftest import Database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,9 +37,9 @@ def run(*args: str, data: Path, **env: str) -> subprocess.CompletedProcess[str]:
 def test_db_upgrade_creates_then_keeps_the_schema(tmp_path: Path) -> None:
     first = run("db", "upgrade", data=tmp_path)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.strip() == f"sqlite+aiosqlite:///{tmp_path}/careerbot.db: empty -> 0002"
+    assert first.stdout.strip() == f"sqlite+aiosqlite:///{tmp_path}/careerbot.db: empty -> {migrations.HEAD}"
     again = run("db", "upgrade", data=tmp_path)
-    assert again.stdout.strip().endswith("already at 0002")
+    assert again.stdout.strip().endswith(f"already at {migrations.HEAD}")
 
 
 def test_a_bad_database_url_names_the_variable(tmp_path: Path) -> None:

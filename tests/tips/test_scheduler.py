@@ -168,7 +168,7 @@ async def test_a_claim_whose_process_died_is_retaken_after_the_lease(tips_bot: T
     tips_bot.clock.set(at("2025-03-03T09:00"))
     dead = job_queue(tips_bot.store, "dead-process")
     await dead.materialize(tips_bot.clock.now(), timedelta(hours=6), ["slack"])
-    claimed = await dead.claim(tips_bot.tenant_key(), tips_bot.clock.now(), timedelta(seconds=60), 10)
+    claimed = await dead.claim(tips_bot.tenant_key(), tips_bot.clock.now(), timedelta(seconds=60), 10, kind="tips")
     assert len(claimed) == 1  # ... and then the process is gone before sending
     assert (await tips_bot.run_at("2025-03-03T09:00:59")).sent == 0  # still leased
     report = await tips_bot.run_at("2025-03-03T09:01:01")
@@ -180,7 +180,7 @@ async def test_a_retake_after_a_send_that_was_not_marked_does_not_send_again(tip
     tips_bot.clock.set(at("2025-03-03T09:00"))
     dead = job_queue(tips_bot.store, "dead-process")
     await dead.materialize(tips_bot.clock.now(), timedelta(hours=6), ["slack"])
-    (claimed,) = await dead.claim(tips_bot.tenant_key(), tips_bot.clock.now(), timedelta(seconds=60), 10)
+    (claimed,) = await dead.claim(tips_bot.tenant_key(), tips_bot.clock.now(), timedelta(seconds=60), 10, kind="tips")
     from bot.reply import Reply
     from bot.schedule.posting import Post
     from bot.tips.rotation import post_key

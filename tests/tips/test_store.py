@@ -72,6 +72,7 @@ async def test_every_tenant_statement_filters_on_the_tenant(store: Store) -> Non
         "rotation": b.rotation(ids[A]),
         "history": b.history(ids[A]),
         "unsubscribe": b.unsubscribe("C1", now=NOW),
+        "purge": b.purge(),
     }
     public = {n for n, f in inspect.getmembers(TenantTips, inspect.iscoroutinefunction) if not n.startswith("_")}
     assert set(calls) == public, "a new TenantTips method needs a line here"
@@ -93,7 +94,7 @@ async def test_scheduler_writes_name_the_tenant_of_the_row(store: Store) -> None
     queue = job_queue(store, "me")
     now = at("2025-03-03T09:00")
     await queue.materialize(now, timedelta(hours=6), ["slack", "discord"])
-    (claimed,) = await queue.claim(A, now, timedelta(seconds=60), 10)
+    (claimed,) = await queue.claim(A, now, timedelta(seconds=60), 10, kind="tips")
     forged = Job(claimed.id, B, claimed.source, "C1", claimed.local_date, claimed.due_at, 1)
     await queue.settle(forged, "failed", now, "forged")  # the right id under the wrong tenant: no effect
     async with store.connect() as conn:
@@ -113,6 +114,11 @@ async def test_commands_only_see_their_own_workspace(tips_bot: TipsBot) -> None:
 async def test_the_migrations_build_exactly_the_declared_schema(store: Store) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
+
+    # Every wing's tables and the scheduler's, whatever other tests happened to import.
+    import bot.mentoring.tables
+    import bot.schedule.tables
+    import bot.tips.tables  # noqa: F401
 
     def diff(conn: Any) -> list[Any]:
         context = MigrationContext.configure(conn, opts={"version_table": migrations.VERSION_TABLE})
@@ -141,7 +147,9 @@ async def test_no_upgrade_step_loses_rows(database: Database) -> None:
             await migrations.upgrade(store, revision)
             if i == 0:
                 await seed(store)
-                await job_queue(store, "me").materialize(at("2025-03-03T09:00"), timedelta(hours=6), ["slack"])
+                await job_queue(store, "me").materialize(
+                    at("2025-03-03T09:00"), timedelta(hours=6), ["slack"], kind="tips"
+                )
             async with store.connect() as conn:
                 names = await conn.run_sync(lambda c: __import__("sqlalchemy").inspect(c).get_table_names())
                 now = {n: await conn.scalar(text(f"SELECT count(*) FROM {n}")) for n in names}

@@ -1,0 +1,9 @@
+"""The mentoring wing: ``/mentoring`` programs per channel, opt-in profiles, matching, rounds with
+intros and check-ins as job kinds of the scheduler, and erasure.
+
+Its public face is :data:`COMMANDS`; :mod:`bot.registry` wires it in, with its job kinds.
+"""
+
+from bot.mentoring.commands import COMMANDS
+
+__all__ = ["COMMANDS"]

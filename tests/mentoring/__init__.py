@@ -1,0 +1,1 @@
+"""Mentoring: the pure matching of peers and mentors."""
