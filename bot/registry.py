@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from bot import careers, mentoring, tips
 from bot.commands import Registry
 from bot.errors import DeclarationError
+from bot.forms import Form
 from bot.knowledge.schema import as_kinds
 
 if TYPE_CHECKING:
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from bot.store.engine import Store, Tenant
 
 REGISTRY = Registry.combine(careers.COMMANDS, tips.COMMANDS, mentoring.COMMANDS, free_text=careers.question)
+
+FORMS: dict[str, Form] = {form.id: form for form in mentoring.FORMS}
+"""Every wing's forms, by id; each runs a command of :data:`REGISTRY` when submitted."""
 
 
 def job_kinds(knowledge: Callable[[], KnowledgeBase]) -> list[JobKind]:
@@ -53,4 +57,22 @@ def check_entities(registry: Registry) -> None:
                 raise DeclarationError(f"/{command.name} {option.name}: {exc}") from None
 
 
+def check_forms(registry: Registry, forms: dict[str, Form]) -> None:
+    """Each form runs a declared command, and each field is one of that command's options."""
+    for form in forms.values():
+        command = registry.get(form.command)
+        if command is None:
+            raise DeclarationError(f"form {form.id}: no command /{form.command}")
+        declared = {o.name for o in command.options}
+        for name in [f.name for f in form.fields] + [name for name, _ in form.fixed]:
+            if name not in declared:
+                raise DeclarationError(f"form {form.id}: /{form.command} has no option {name!r}")
+        try:
+            for field in form.fields:
+                as_kinds(field.entity)
+        except ValueError as exc:
+            raise DeclarationError(f"form {form.id}: {exc}") from None
+
+
 check_entities(REGISTRY)
+check_forms(REGISTRY, FORMS)

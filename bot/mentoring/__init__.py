@@ -5,5 +5,8 @@ Its public face is :data:`COMMANDS`; :mod:`bot.registry` wires it in, with its j
 """
 
 from bot.mentoring.commands import COMMANDS
+from bot.mentoring.forms import PROFILE
 
-__all__ = ["COMMANDS"]
+FORMS = (PROFILE,)
+
+__all__ = ["COMMANDS", "FORMS"]

@@ -1,0 +1,101 @@
+"""The profile form: declared once in the core within every platform's limits, checked field by field,
+and a submission runs /mentoring join like the typed command."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.errors import DeclarationError
+from bot.forms import Form, FormField
+from bot.knowledge.kb import KnowledgeBase
+from bot.knowledge.loader import default_knowledge_dir, load
+from bot.mentoring.forms import PROFILE, field_errors
+from bot.registry import FORMS, REGISTRY, check_forms
+from tests.mentoring.conftest import MentoringBot
+
+KB = KnowledgeBase(load(default_knowledge_dir()))
+
+
+def test_the_profile_form_is_registered_and_runs_a_declared_command() -> None:
+    assert FORMS == {"mentoring-profile": PROFILE}
+    command = REGISTRY.get(PROFILE.command)
+    assert command is not None
+    assert {f.name for f in PROFILE.fields} <= {o.name for o in command.options}
+    assert len(PROFILE.fields) <= 5 and len(PROFILE.title) <= 24  # Discord: 5 components; Slack: 24-char title
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (
+            lambda: Form(
+                id="f", title="x" * 25, submit="Go", command="mentoring", fields=(FormField(name="a", label="A"),)
+            ),
+            "title",
+        ),
+        (
+            lambda: Form(
+                id="f",
+                title="T",
+                submit="Go",
+                command="mentoring",
+                fields=tuple(FormField(name=f"a{i}", label="A") for i in range(6)),
+            ),
+            "1-5 fields",
+        ),
+        (lambda: FormField(name="a", label="L" * 46), "label"),
+        (lambda: FormField(name="a", label="A", kind="select"), "choices"),
+        (lambda: FormField(name="a", label="A", kind="multi_select"), "knowledge kinds"),
+        (lambda: FormField(name="Bad Name", label="A"), "name"),
+        (lambda: FormField(name="a", label="A", max_length=5000), "max_length"),
+    ],
+)
+def test_a_form_no_platform_could_show_fails_at_declaration(make: object, says: str) -> None:
+    with pytest.raises(DeclarationError, match=says):
+        make()  # type: ignore[operator]
+
+
+def test_a_form_naming_an_option_the_command_lacks_fails() -> None:
+    form = Form(id="f", title="T", submit="Go", command="mentoring", fields=(FormField(name="shoe-size", label="A"),))
+    with pytest.raises(DeclarationError, match="shoe-size"):
+        check_forms(REGISTRY, {"f": form})
+
+
+def test_good_values_have_no_errors_and_bad_ones_one_per_field() -> None:
+    good = {"role": "mentee", "knows": "fhir,sql", "wants": "dicom", "timezone": "Europe/Berlin", "bio": "Hi there"}
+    assert field_errors(KB, good) == {}
+    bad = {"role": "boss", "knows": "fhri", "wants": "dicom", "timezone": "Mars/Base", "bio": "x" * 300}
+    errors = field_errors(KB, bad)
+    assert set(errors) == {"role", "knows", "timezone", "bio"}
+    assert "FHIR" in errors["knows"] or "fhir" in errors["knows"]  # a did-you-mean
+    assert all("\n" not in message for message in errors.values())
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["x" * 10_000, "a\x00b", "\u202eevil", "<!channel>", "@everyone", "<@U123>", "role:mentor"],
+)
+def test_hostile_values_in_every_field_are_refused_or_made_harmless(value: str) -> None:
+    for name in ("role", "knows", "wants", "timezone", "bio"):
+        errors = field_errors(KB, {name: value})
+        if name == "bio" and name not in errors:  # a bio may hold text like this: stored inert
+            assert "<!channel>" not in (errors.get(name) or "")
+            continue
+        assert name in errors, (name, value)
+        assert len(errors[name]) <= 300 and "\n" not in errors[name]
+        assert "<!channel>" not in errors[name] and "@everyone" not in errors[name] and "<@U123>" not in errors[name]
+
+
+def test_a_forged_field_is_refused() -> None:
+    assert set(field_errors(KB, {"user": "U9"})) == {"user"}
+
+
+async def test_a_submission_runs_join_like_the_typed_command(mentoring_bot: MentoringBot) -> None:
+    created = await mentoring_bot.ask("/mentoring program create", admin=True, user="UADMIN")
+    assert created.tone == "answer", created.summary
+    values = {"role": "peer", "knows": "fhir", "wants": "sql", "timezone": "Europe/Berlin", "bio": "Hello"}
+    assert field_errors(mentoring_bot.core.kb, values) == {}
+    reply = await mentoring_bot.options(dict(PROFILE.fixed) | values, user="U7")
+    assert reply.tone == "answer", reply.summary
+    status = await mentoring_bot.ask("/mentoring", user="U7")
+    assert "FHIR" in " ".join(s.text for s in status.sections) + status.summary
