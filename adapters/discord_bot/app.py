@@ -5,8 +5,9 @@ group (``/career role``); the core's ``career`` command, which a group cannot be
 Entity options autocomplete from the core. Replies are ephemeral with a "Share in channel" button;
 follow-ups are buttons whose ``custom_id`` carries the command, so they work on old messages after a
 restart. Mentions of the bot (and DMs) get the best answer to their words. Registration is explicit:
-``careerbot discord sync``. Connection lifecycles belong to :mod:`adapters.runner`; daily tips are
-posted through ``poster`` (:mod:`adapters.discord_bot.posting`).
+``careerbot discord sync``. Connection lifecycles belong to :mod:`adapters.runner`; daily tips and
+mentoring messages are posted through ``poster`` (:mod:`adapters.discord_bot.posting`). Removing the
+bot from a server deletes what careerbot keeps about it (``on_guild_remove``).
 """
 
 from __future__ import annotations
@@ -157,8 +158,12 @@ class DiscordApp:
         async def on_message(message: discord.Message) -> None:
             await self.mention(client, message)
 
+        async def on_guild_remove(guild: discord.Guild) -> None:
+            await self.removed(guild)
+
         client.event(on_interaction)
         client.event(on_message)
+        client.event(on_guild_remove)
         return client
 
     async def run(self) -> None:
@@ -194,7 +199,11 @@ class DiscordApp:
         if parsed is None:
             return
         action, text, page = parsed
-        invocation = self.core.parse(text, **_where(interaction))
+        where = _where(interaction)
+        home = render.home_guild(custom_id) if isinstance(custom_id, str) else None
+        if home is not None and interaction.guild_id is None:  # a follow-up the bot sent by DM for a server
+            where["tenant"] = home
+        invocation = self.core.parse(text, **where)
         await self.respond(interaction, invocation, private=action != "share", page=page)
 
     async def respond(
@@ -234,6 +243,26 @@ class DiscordApp:
         reply = Reply(title=STALE_TITLE, summary=STALE, tone="error") if stale else None
         reply = reply or Reply(title=FAILED_TITLE, summary=FAILED, tone="error")
         await interaction.response.send_message(embeds=render.render(reply).embeds, ephemeral=True)
+
+    async def removed(self, guild: discord.Guild) -> None:
+        """The bot left the server (kicked, banned, or the server was deleted): delete everything
+        careerbot keeps about it (:func:`bot.registry.purge_tenant`). A failure is one log line."""
+        services = self.core.services
+        if services is None:
+            return
+        from bot.registry import purge_tenant
+        from bot.store.engine import Tenant
+
+        try:
+            store = await services.store()
+            async with store.failures():
+                deleted = await purge_tenant(store, Tenant("discord", str(guild.id)))
+        except Exception as exc:  # the gateway must keep serving; the operator gets one line
+            detail = getattr(exc, "detail", None) or f"{type(exc).__name__}: {exc}"
+            detail = " ".join(detail.split())[:300]
+            log.error("removed from server %s, but its data could not be deleted: %s", guild.id, detail)
+            return
+        log.info("removed from server %s: deleted its %d stored rows", guild.id, deleted)
 
     async def mention(self, client: discord.Client, message: discord.Message) -> None:
         """A message that mentions the bot (or a DM): answer its words in public, without the share button."""

@@ -7,7 +7,8 @@ page carries a "More" button that shows the next one. Lengths are counted in UTF
 which is never less than Discord's count however it counts.
 
 Buttons carry their command in the ``custom_id`` (:mod:`adapters.buttons`), so they need no state
-and keep working on old messages after a restart; ``cb:more:N:/command`` shows page N of a reply.
+and keep working on old messages after a restart; ``cb:more:N:/command`` shows page N of a reply,
+and ``cb:dm:<guild>:/command`` is a follow-up sent by DM on behalf of a server (a DM has no server).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ COLOURS = {"answer": 0x2D9C8F, "notice": 0xE5A50A, "error": 0xD64545}
 SHARE_LABEL = "Share in channel"
 MORE_PREFIX = f"{buttons.PREFIX}:more:"
 _MORE = re.compile(rf"{re.escape(MORE_PREFIX)}(?P<page>[1-9][0-9]?):(?P<command>/.+)", re.DOTALL)
+DM_PREFIX = f"{buttons.PREFIX}:dm:"
+_IN_DM = re.compile(rf"{re.escape(DM_PREFIX)}(?P<guild>[0-9]{{15,21}}):(?P<command>/.+)", re.DOTALL)
 _ELLIPSIS = "…"
 
 # ---------------------------------------------------------------------------- text
@@ -253,12 +256,22 @@ def more_id(command: str, page: int) -> str | None:
 
 
 def decode(custom_id: str) -> tuple[str, str, int] | None:
-    """``(action, command, page)`` for one of our buttons: ``run``, ``share`` or ``more``; else None."""
+    """``(action, command, page)`` for one of our buttons: ``run``, ``share`` or ``more``; else None.
+    A DM's follow-up (``cb:dm:<guild>:/command``) is a ``run``; :func:`home_guild` says its server."""
     more = _MORE.fullmatch(custom_id)
     if more:
         return "more", more.group("command"), int(more.group("page"))
+    sent = _IN_DM.fullmatch(custom_id)
+    if sent:
+        return "run", sent.group("command"), 0
     decoded = buttons.decode(custom_id)
     return (decoded[0], decoded[1], 0) if decoded else None
+
+
+def home_guild(custom_id: str) -> str | None:
+    """The server a follow-up sent by DM runs in (a DM has none), or None for any other button."""
+    sent = _IN_DM.fullmatch(custom_id)
+    return sent.group("guild") if sent else None
 
 
 # ---------------------------------------------------------------------------- buttons
@@ -280,15 +293,23 @@ def _button(label: str, custom_id: str, style: discord.ButtonStyle, row: int) ->
     return discord.ui.Button(label=text, custom_id=custom_id, style=style, row=row)
 
 
-def view_for(reply: Reply, *, source: str | None, shareable: bool, page: int, pages: int) -> Buttons | None:
+def view_for(
+    reply: Reply, *, source: str | None, shareable: bool, page: int, pages: int, guild: str | None = None
+) -> Buttons | None:
     """Row 1: Share (when the reply is private) and More; rows 2-5: the follow-ups (at most 20).
-    Cached like the embeds: a view of stateless buttons is only read when a message is sent."""
-    return _view(reply.follow_ups, source, shareable, page, pages)
+    ``guild``: a DM sent for that server, whose follow-ups run there. Cached like the embeds: a
+    view of stateless buttons is only read when a message is sent."""
+    return _view(reply.follow_ups, source, shareable, page, pages, guild)
 
 
 @functools.lru_cache(maxsize=RENDER_CACHE)
 def _view(
-    follow_ups: tuple[FollowUp, ...], source: str | None, shareable: bool, page: int, pages: int
+    follow_ups: tuple[FollowUp, ...],
+    source: str | None,
+    shareable: bool,
+    page: int,
+    pages: int,
+    guild: str | None = None,
 ) -> Buttons | None:
     view = Buttons()
     seen: set[str] = set()
@@ -303,7 +324,7 @@ def _view(
     count = 0
     for follow_up in follow_ups:
         command = " ".join(follow_up.command.split())
-        custom_id = f"{buttons.PREFIX}:run:{command}"
+        custom_id = f"{DM_PREFIX}{guild}:{command}" if guild else f"{buttons.PREFIX}:run:{command}"
         if not command.startswith("/") or len(custom_id) > buttons.CUSTOM_ID_MAX or custom_id in seen:
             continue  # a cut command would run something else; a repeated custom_id is rejected
         if count == FOLLOW_UP_BUTTONS_MAX:
@@ -323,12 +344,15 @@ class Rendered:
     pages: int
 
 
-def render(reply: Reply, *, source: str | None = None, shareable: bool = True, page: int = 0) -> Rendered:
+def render(
+    reply: Reply, *, source: str | None = None, shareable: bool = True, page: int = 0, guild: str | None = None
+) -> Rendered:
     """One page of ``reply`` (``page`` is clamped) with its buttons. ``source`` is the command that
-    reproduces the reply (for Share and More); ``shareable`` is False for replies already public."""
+    reproduces the reply (for Share and More); ``shareable`` is False for replies already public;
+    ``guild``: a DM sent on behalf of that server (its follow-ups run there)."""
     pages = paginate(reply)
     page = min(max(page, 0), len(pages) - 1)
-    view = view_for(reply, source=source, shareable=shareable, page=page, pages=len(pages))
+    view = view_for(reply, source=source, shareable=shareable, page=page, pages=len(pages), guild=guild)
     return Rendered(embeds=pages[page], view=view, page=page, pages=len(pages))
 
 

@@ -162,10 +162,10 @@ _EVENT_CALLBACK: Spec = {
             "type", "subtype", "user", "text", "ts", "thread_ts", "event_ts", "channel", "channel_type",
             "bot_id", "team",
         )
-    },
+    } | {"tokens": {"bot": [_ID]}},  # tokens_revoked: the bot users whose tokens went (user tokens are not read)
 }  # fmt: skip
 #: Event types careerbot listens to; other events are acknowledged and ignored.
-EVENT_TYPES = ("app_mention", "message")
+EVENT_TYPES = ("app_mention", "message", "app_uninstalled", "tokens_revoked")
 
 
 def _pick(value: Any, spec: Spec, path: str) -> Any:

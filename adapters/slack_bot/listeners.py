@@ -11,6 +11,10 @@ Answers are ephemeral with a "Share in channel" button; follow-ups are buttons; 
 the best answer in a thread. Commands declared ``admin`` (``/tips``) learn whether the caller is a
 workspace admin or owner from ``users.info``, asked only for those commands and remembered per
 (team, user) for :data:`~adapters.slack_bot.flow.ADMIN_TTL` seconds.
+
+Removing the app from a workspace (``app_uninstalled``, or ``tokens_revoked`` naming the bot token)
+deletes everything careerbot keeps about that workspace (:func:`bot.registry.purge_tenant`: daily
+tips, mentoring), after the event is acknowledged; a failure is one log line.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from bot.commands import Invocation
 from bot.core import Core
 from bot.knowledge.present import KIND_LABEL
 from bot.knowledge.schema import as_kinds
+from bot.registry import purge_tenant
 from bot.reply import Reply
 
 SEEN_EVENTS_MAX = 1000
@@ -80,6 +85,8 @@ class SlackAdapter:
         app.options(re.compile(r"^cb_pick:"))(self.on_options)
         app.event("app_mention")(self.on_mention)
         app.event("message")(self.on_message)
+        app.event("app_uninstalled")(self.on_uninstalled)
+        app.event("tokens_revoked")(self.on_tokens_revoked)
 
     # -------------------------------------------------------------- translation
 
@@ -263,6 +270,33 @@ class SlackAdapter:
     async def on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         if event.get("channel_type") == "im" and not event.get("subtype") and not event.get("bot_id"):
             self.answer_in_thread(body, event)
+
+    async def on_uninstalled(self, body: dict[str, Any]) -> None:
+        self.background(self.forget_workspace(body.get("team_id"), "app_uninstalled"))
+
+    async def on_tokens_revoked(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        tokens = event.get("tokens")
+        bots = tokens.get("bot") if isinstance(tokens, dict) else None
+        if isinstance(bots, list) and bots:  # the bot token: careerbot is gone from the workspace
+            self.background(self.forget_workspace(body.get("team_id"), "tokens_revoked"))
+
+    async def forget_workspace(self, team: object, why: str) -> None:
+        """Delete what every wing keeps about workspace ``team``; one log line whatever happens."""
+        if not isinstance(team, str) or not team:
+            log.warning("slack: %s without a workspace id; nothing deleted", why)
+            return
+        services = self.core.services
+        if services is None:
+            log.warning("slack: %s for workspace %s, but careerbot has no store here; nothing to delete", why, team)
+            return
+        from bot.store.engine import Tenant  # the store's libraries load only when needed
+
+        try:
+            removed = await purge_tenant(await services.store(), Tenant("slack", team))
+        except Exception as exc:
+            log.error("slack: %s for workspace %s: deleting its data failed (%s)", why, team, raised(exc))
+            return
+        log.info("slack: %s for workspace %s: deleted its %d stored rows", why, team, removed)
 
     def background(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` after the listener returns; failures are logged, never raised into Bolt."""

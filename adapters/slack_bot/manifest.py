@@ -27,8 +27,11 @@ PREFIX_VARIABLE = "CAREERBOT_COMMAND_PREFIX"
 #: The least the app needs: slash commands, answering mentions and DMs, and an ephemeral fallback;
 #: for daily tips, checking the channel an admin picks (``conversations.info``/``.list``: the
 #: ``*:read`` scopes), finding a post that landed before a crash (``conversations.history``: the
-#: ``*:history`` scopes), and who is a workspace admin plus their time zone (``users.info``).
-#: docs/slack.md explains each one.
+#: ``*:history`` scopes), and who is a workspace admin plus their time zone (``users.info``); for
+#: mentoring, opening the group DM of an intro or check-in (``conversations.open``: ``im:write``,
+#: ``mpim:write``) and finding one that landed before a crash (``mpim:history``, ``im:history``).
+#: Events: mentions, DMs, and the app leaving a workspace (``app_uninstalled``, ``tokens_revoked``:
+#: everything stored about it is deleted). docs/slack.md explains each one.
 BOT_SCOPES = [
     "app_mentions:read",
     "channels:history",
@@ -38,9 +41,12 @@ BOT_SCOPES = [
     "groups:history",
     "groups:read",
     "im:history",
+    "im:write",
+    "mpim:history",
+    "mpim:write",
     "users:read",
 ]
-BOT_EVENTS = ["app_mention", "message.im"]
+BOT_EVENTS = ["app_mention", "message.im", "app_uninstalled", "tokens_revoked"]
 
 
 def check_prefix(prefix: str, commands: Iterable[Command]) -> str:

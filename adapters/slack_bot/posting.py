@@ -11,6 +11,16 @@ Idempotency: Slack has no idempotency key for ``chat.postMessage``, so each post
 its message metadata (``event_type: careerbot_tip``), and :meth:`SlackTipPoster.find` looks for it
 in the channel's recent history after a crash (needs the ``channels:history`` /
 ``groups:history`` scope; without it, the post is sent again).
+
+Private posts (``post.audience``, a mentoring intro or check-in): ``conversations.open`` with the
+people's ids gives their group DM (a DM for one person; the same conversation every time for the same
+people, so the key is found in its history after a crash), and the post goes there with the same
+body, pacing and metadata, never in ``post.channel``. Slack refuses the whole group when one person
+cannot be reached (``user_disabled``, ``user_not_found``, ``cannot_dm_bot``,
+``invalid_user_combination``, ``user_not_visible``) without saying who: each person is then tried
+alone, those Slack refuses are left out (one log line naming them), and the rest are introduced when
+at least two remain; otherwise (and for a note to one person) the post fails for good. Scopes:
+``im:write`` and ``mpim:write`` to open, ``im:history`` and ``mpim:history`` for the crash look-up.
 """
 
 from __future__ import annotations
@@ -68,6 +78,14 @@ PERMANENT = frozenset(
         "msg_blocks_too_long",
     }
 )
+#: conversations.open errors caused by one of the people (Slack does not say which).
+UNREACHABLE = frozenset(
+    {"invalid_user_combination", "user_disabled", "user_not_found", "cannot_dm_bot", "user_not_visible"}
+)
+#: Slack's limit on the people in one group DM (the bot comes on top).
+AUDIENCE_MAX = 8
+#: Group DMs remembered per (workspace, people); forgotten all at once beyond this.
+CONVERSATIONS_MAX = 10_000
 HISTORY_SLACK = 300
 """Search history from this many seconds before the post was due."""
 
@@ -110,7 +128,11 @@ class Window:
 
 
 class SlackTipPoster:
-    """Posts tips to any workspace the app is installed in; ``token_for(team_id)`` gives its bot token."""
+    """Posts tips to any workspace the app is installed in; ``token_for(team_id)`` gives its bot token.
+    Posts with an audience go to those people's group DM (``conversations.open``)."""
+
+    private_groups = True
+    """``/mentoring program create`` asks for this: the poster can reach people privately."""
 
     def __init__(
         self,
@@ -140,6 +162,9 @@ class SlackTipPoster:
         self.workspaces: dict[str, Window] = {}
         self.channels: dict[tuple[str, str], Window] = {}
         self.rate_limited = 0
+        self.conversations: dict[tuple[str, frozenset[str]], str] = {}
+        """The group DM (or DM) of each (workspace, people) already opened: the same people in any
+        order have the same one."""
         self._rendered: dict[int, tuple[Reply, bytes]] = {}
 
     # ------------------------------------------------------------------ plumbing
@@ -173,9 +198,9 @@ class SlackTipPoster:
         workspace = self.workspaces.setdefault(tenant, Window(self.per_workspace, self.period))
         return workspace, self.channels.setdefault((tenant, channel), Window(self.per_channel, self.period))
 
-    def _body(self, post: Post) -> bytes:
-        """The JSON body of ``chat.postMessage``. A tip goes to many channels: its blocks are
-        rendered and encoded once, and only the channel and the key are added per post."""
+    def _body(self, post: Post, channel: str) -> bytes:
+        """The JSON body of ``chat.postMessage`` to ``channel``. A tip goes to many channels: its
+        blocks are rendered and encoded once, and only the channel and the key are added per post."""
         cached = self._rendered.get(id(post.reply))
         if cached is None or cached[0] is not post.reply:
             if len(self._rendered) > 1000:
@@ -183,7 +208,7 @@ class SlackTipPoster:
             encoded = json.dumps(self.render(post.reply), ensure_ascii=False, separators=(",", ":"))
             cached = self._rendered[id(post.reply)] = (post.reply, encoded[1:-1].encode())
         head = {
-            "channel": post.channel,
+            "channel": channel,
             "unfurl_links": False,
             "unfurl_media": False,
             "metadata": {"event_type": METADATA_TYPE, "event_payload": {"key": post.key}},
@@ -239,11 +264,19 @@ class SlackTipPoster:
         return str(tz) if tz else None
 
     async def post(self, post: Post) -> str:
-        if post.audience:  # never post a private intro in the channel
-            raise PostError("private group messages are not supported on Slack yet", permanent=True)
+        if post.audience:  # private: the people's group DM, never the channel
+            conversation = await self.conversation(post)
+            try:
+                return await self._send(post, conversation)
+            except PostError:
+                self.conversations.pop((post.tenant, frozenset(post.audience)), None)  # ask Slack again next time
+                raise
+        return await self._send(post, post.channel)
+
+    async def _send(self, post: Post, channel_id: str) -> str:
         client = self.client(post.tenant)
-        body = self._body(post)
-        workspace, channel = self._window(post.tenant, post.channel)
+        body = self._body(post, channel_id)
+        workspace, channel = self._window(post.tenant, channel_id)
         await channel.acquire()  # the channel first: never hold a workspace slot while a channel waits
         try:
             await workspace.acquire()
@@ -266,13 +299,77 @@ class SlackTipPoster:
             await channel.release()
         return str(response["ts"])
 
+    # ------------------------------------------------------------------ private posts
+
+    async def conversation(self, post: Post) -> str:
+        """The id of the group DM of ``post.audience`` (a DM for one person), opened with
+        ``conversations.open``; people Slack will not let in are left out when two or more others
+        remain. :class:`PostError` otherwise: permanent when Slack refused people, else to retry.
+        The reason never names anyone (it is stored with the job); the log line does."""
+        people = tuple(dict.fromkeys(post.audience))  # each once, in order
+        known = self.conversations.get((post.tenant, frozenset(people)))
+        if known is not None:
+            return known
+        if not people or len(people) > AUDIENCE_MAX:
+            raise PostError(f"a group message is for 1 to {AUDIENCE_MAX} people, not {len(people)}", permanent=True)
+        client = self.client(post.tenant)
+        opened, refused = await self._open(client, people)
+        if opened is None:
+            if len(people) == 1:
+                raise PostError(f"conversations.open: {refused}", permanent=True)
+            why: dict[str, str] = {}
+            for person in people:  # Slack does not say who: ask for each alone
+                alone, error = await self._open(client, (person,))
+                if alone is None:
+                    why[person] = error
+            kept = tuple(p for p in people if p not in why)
+            named = ", ".join(f"{p} ({e})" for p, e in why.items())
+            if not why or len(kept) < 2:
+                if why:
+                    log.warning(
+                        "slack: group message %s: cannot reach %s; fewer than 2 people left, not sending",
+                        post.key,
+                        named,
+                    )
+                left = f"; {len(kept)} of {len(people)} people reachable" if why else ""
+                raise PostError(f"conversations.open: {refused}{left}", permanent=True)
+            opened, again = await self._open(client, kept)
+            if opened is None:
+                raise PostError(f"conversations.open: {again} (after leaving {len(why)} out)", permanent=True)
+            log.warning("slack: group message %s: left out %s; sending it to the other %d", post.key, named, len(kept))
+        if len(self.conversations) >= CONVERSATIONS_MAX:
+            self.conversations.clear()
+        self.conversations[(post.tenant, frozenset(people))] = opened
+        return opened
+
+    async def _open(self, client: AsyncWebClient, people: tuple[str, ...]) -> tuple[str | None, str]:
+        """``(conversation id, "")``, or ``(None, error)`` when Slack refused one of the people
+        (:data:`UNREACHABLE`); any other failure is a :class:`PostError`."""
+        try:
+            response = await client.conversations_open(users=",".join(people))
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", exc.response.status_code))
+            if error in UNREACHABLE:
+                return None, error
+            if exc.response.status_code == 429:
+                self.rate_limited += 1
+            raise PostError(f"conversations.open: {error}", permanent=error in PERMANENT) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise PostError(f"conversations.open: {type(exc).__name__}") from None
+        channel = response.get("channel")
+        found = channel.get("id") if isinstance(channel, dict) else None
+        if not found:
+            raise PostError("conversations.open: no conversation id in the answer")
+        return str(found), ""
+
     async def find(self, post: Post) -> str | None:
         client = self.client(post.tenant)
+        channel = await self.conversation(post) if post.audience else post.channel
         cursor = None
         try:
             for _ in range(5):
                 page = await client.conversations_history(
-                    channel=post.channel,
+                    channel=channel,
                     oldest=str(post.due_at - HISTORY_SLACK),
                     include_all_metadata=True,
                     limit=200,

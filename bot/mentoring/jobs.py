@@ -121,6 +121,7 @@ class _GroupJobs:
     table: Any
     name: str
     what: str
+    poll: float
     source = "group_id"
 
     def __init__(self, knowledge: Callable[[], KnowledgeBase]) -> None:
@@ -170,6 +171,7 @@ class CheckinJobs(_GroupJobs):
     name = "mentoring-checkins"
     table = checkins
     what = "checkin"
+    poll = 3600.0  # its rows are made with the rounds: nothing to look for
 
     def reply(self, info: GroupInfo) -> Any:
         return checkin_reply(info.id, info.program.channel_name, info.program.settings.checkin_days)
@@ -179,6 +181,7 @@ class IntroJobs(_GroupJobs):
     name = "mentoring-intros"
     table = intros
     what = "intro"
+    poll = 10.0  # rounds are weekly at most: a round starts within 10 s of its time
 
     def reply(self, info: GroupInfo) -> Any:
         if info.note is not None:

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.mentoring import matching
 from bot.mentoring.store import PAUSED_NOTE, Program, profile_from, split_ids
 from bot.mentoring.tables import blocks, checkins, group_members, groups, intros, members
 from bot.schedule.clock import epoch
@@ -93,6 +92,9 @@ async def make_round(
     conn: AsyncConnection, program: Program, round_no: int, local_date: str, due_at: int, now: datetime
 ) -> Made:
     """Match the program's active members for round ``round_no`` and write the groups and jobs."""
+    # networkx, numpy and scipy load here, at the first round, not in every process that posts tips.
+    from bot.mentoring import matching
+
     tenant = {"platform": program.tenant.platform, "tenant": program.tenant.team}
     mine = and_(members.c.platform == program.tenant.platform, members.c.tenant == program.tenant.team)
     stamp = epoch(now)

@@ -124,6 +124,12 @@ class JobKind(Protocol):
         """The name of the column of :attr:`table` holding the job's source id."""
         ...
 
+    @property
+    def poll(self) -> float:
+        """The fewest seconds between two :meth:`materialize` calls of a running scheduler (0: every
+        round). Sources due weekly need not be looked for every two seconds; ``run_once`` always looks."""
+        ...
+
     async def materialize(
         self, store: Store, now: datetime, grace: timedelta, platforms: Sequence[str], limit: int
     ) -> int:

@@ -139,6 +139,8 @@ class Scheduler:
         self._inflight: set[Key] = set()
         """Jobs a live worker has claimed and not yet finished (sent, settled or given back)."""
         self._streak = Streak()
+        self._looked: dict[str, datetime] = {}
+        """When each kind last looked for due sources (``run``)."""
         self.marks = SentMarks(
             self.queue,
             self.clock,
@@ -175,10 +177,16 @@ class Scheduler:
         await self.marks.drain()
         return self.report
 
-    async def _materialize(self, now: datetime) -> int:
-        """Turn each kind's due sources into jobs, a chunk at a time, for at most ``materialize_chunks``."""
+    async def _materialize(self, now: datetime, *, polled: bool = False) -> int:
+        """Turn each kind's due sources into jobs, a chunk at a time, for at most ``materialize_chunks``.
+        ``polled``: skip a kind looked at less than its :attr:`~bot.schedule.jobs.JobKind.poll` ago."""
         made = 0
         for kind in self.kinds:
+            if polled:
+                last = self._looked.get(kind.name)
+                if last is not None and (now - last).total_seconds() < kind.poll:
+                    continue
+                self._looked[kind.name] = now
             for _ in range(self.settings.materialize_chunks):
                 count = await self.queue.materialize(
                     now, self.settings.grace, self.platforms, self.settings.chunk, kind=kind.name
@@ -211,7 +219,7 @@ class Scheduler:
                     now = self.clock.now()
                     if self.marks.pending:  # left by a failed worker; normally workers write their own
                         await self.marks.flush()
-                    made = await self._materialize(now)
+                    made = await self._materialize(now, polled=True)
                     if made or self._dirty or now >= next_scan:
                         self._dirty = False
                         next_scan = now + timedelta(seconds=self.settings.scan)
@@ -307,18 +315,19 @@ class Scheduler:
     async def _work(self, tenant: Tenant) -> None:
         mine: set[Key] = set()
         try:
-            while True:
-                claimed_any = False
-                for kind in self.kinds:
+            open_kinds = list(self.kinds)
+            while open_kinds:
+                for kind in list(open_kinds):
                     batch = await self._retrying(
                         f"claiming {kind.name} jobs of {tenant}",
                         lambda kind=kind: self.queue.claim(  # type: ignore[misc]
                             tenant, self.clock.now(), self.settings.lease, self.settings.claim_batch, kind=kind.name
                         ),
                     )
+                    if len(batch) < self.settings.claim_batch:  # nothing more of this kind is due now
+                        open_kinds.remove(kind)
                     if not batch:
                         continue
-                    claimed_any = True
                     # A job this process already holds (its claim ran out while the database was away and
                     # this claim took it again) is not sent again: its worker, or the pending mark, has it.
                     fresh = [c for c in batch if key(c) not in self._inflight and key(c) not in self.marks.pending]
@@ -332,8 +341,6 @@ class Scheduler:
                         )
                         await self._send_all(kind, fresh, prepared)
                     await self.marks.drain({key(c) for c in batch})  # marked sent before more is claimed
-                if not claimed_any:
-                    break
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # its claims expire and are retaken; other tenants carry on

@@ -37,6 +37,7 @@ class TipJobs:
     name = "tips"
     table = posts
     source = "subscription_id"
+    poll = 0.0
 
     def __init__(self, knowledge: Callable[[], KnowledgeBase]) -> None:
         self.knowledge = knowledge

@@ -18,8 +18,8 @@ from adapters.discord_bot.app import DiscordApp
 from adapters.discord_bot.commands import GROUP, HELP
 from bot.core import Core
 from tests.discord.fake_discord import FakeDiscord
-from tests.discord.limits import buttons, check_message, plain, text
-from tests.discord.payloads import EPHEMERAL, TOKEN
+from tests.discord.limits import buttons, check_message, check_thread, plain, text
+from tests.discord.payloads import EPHEMERAL, TOKEN, USER
 
 DISCORD_VARIABLES = ("DISCORD_TOKEN", "CAREERBOT_DISCORD_SHARDS")
 
@@ -33,7 +33,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
     """A fake Discord that discord.py points at for the test. Afterwards, every message sent in the
-    test is checked: within Discord's limits and unable to ping anyone."""
+    test is checked: within Discord's limits and unable to ping anyone; so is every thread made."""
     fake = FakeDiscord()
     await fake.start()
     with fake.patched():
@@ -41,6 +41,8 @@ async def fake() -> AsyncIterator[FakeDiscord]:
     await fake.close()
     for body in fake.message_bodies():
         check_message(body)
+    for body in fake.thread_bodies():
+        check_thread(body)
 
 
 @dataclass
@@ -99,20 +101,23 @@ class DiscordUser:
         await self.stop()
         await self.start()
 
-    async def command(self, name: str, *, group: bool = False, dm: bool = False, **options: Any) -> Sent:
-        """``/name option:value`` (or ``/career name ...`` with ``group``); the bot's answer."""
+    async def command(
+        self, name: str, *, group: bool = False, dm: bool = False, as_user: dict[str, Any] = USER, **options: Any
+    ) -> Sent:
+        """``/name option:value`` (or ``/career name ...`` with ``group``) run by ``as_user``; the bot's
+        answer. (Not ``user``: that is an option's name.)"""
         if group or name == GROUP:  # Discord has no top-level /career: it is the group
             sub = HELP if name == GROUP else name
-            iid = await self.fake.slash(sub, options, group=GROUP, dm=dm)
+            iid = await self.fake.slash(sub, options, group=GROUP, dm=dm, user=as_user)
         else:
-            iid = await self.fake.slash(name, options, dm=dm)
+            iid = await self.fake.slash(name, options, dm=dm, user=as_user)
         return Sent(iid, await self.fake.reply(iid))
 
-    async def run(self, line: str, *, group: bool = False) -> Sent:
+    async def run(self, line: str, *, group: bool = False, as_user: dict[str, Any] = USER) -> Sent:
         """A command as typed, e.g. ``/role ehr``: options filled as Discord's client would."""
         invocation = self.core.parse(line)
         options: dict[str, Any] = dict(invocation.options)
-        return await self.command(invocation.command, group=group, **options)
+        return await self.command(invocation.command, group=group, as_user=as_user, **options)
 
     async def click(self, sent: Sent, label: str) -> Sent:
         assert label in sent.buttons, f"no button {label!r} in {list(sent.buttons)}"

@@ -5,7 +5,9 @@ points ``discord.http.Route.BASE`` and ``DiscordWebSocket.DEFAULT_GATEWAY`` at i
 Every REST call is recorded; interactions (slash commands, autocomplete, button clicks) and messages
 are dispatched on demand; the next matching requests can be answered with 429s or other errors. A
 channel message repeating a nonce with ``enforce_nonce`` gets the first message back, as on Discord.
-Knows nothing about careerbot: it speaks only Discord's protocol.
+Private threads (created, members added, listed as active, their messages read) and DM channels
+work as on Discord; a user can close their DMs (403, code 50007); the bot can be removed from the
+guild (``GUILD_DELETE``). Knows nothing about careerbot: it speaks only Discord's protocol.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from aiohttp import WSMsgType, web
 
 from tests.discord.payloads import (
     APP_ID,
+    BOT_ID,
     BOT_USER,
     CHANNEL,
     CHANNEL_ID,
@@ -36,6 +39,7 @@ from tests.discord.payloads import (
     GUILD_ID,
     MEMBER,
     OPTION_TYPES,
+    TIMESTAMP,
     TOKEN,
     USER,
     application,
@@ -113,6 +117,10 @@ class FakeDiscord:
         self._arrivals: dict[int, asyncio.Future[float]] = {}
         self._by_token: dict[str, dict[str, Any]] = {}  # interaction token -> message that answered it
         self.replies: dict[str, dict[str, Any]] = {}  # message id -> the bot's reply to it
+        self.threads: dict[str, dict[str, Any]] = {}  # thread id -> the thread, as Discord returns it
+        self.thread_members: dict[str, list[str]] = {}  # thread id -> user ids added, in order
+        self.dm_channels: dict[str, dict[str, Any]] = {}  # user id -> the bot's DM channel with them
+        self.dms_closed: set[str] = set()  # users who allow no DMs from server members (50007)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -134,6 +142,12 @@ class FakeDiscord:
         app.router.add_put(f"{api}/applications/{{app}}/commands", self._put_commands)
         app.router.add_put(f"{api}/applications/{{app}}/guilds/{{guild}}/commands", self._put_commands)
         app.router.add_post(f"{api}/channels/{{channel}}/messages", self._channel_message)
+        app.router.add_get(f"{api}/channels/{{channel}}/messages", self._channel_messages)
+        app.router.add_get(f"{api}/channels/{{channel}}", self._channel)
+        app.router.add_post(f"{api}/channels/{{channel}}/threads", self._create_thread)
+        app.router.add_put(f"{api}/channels/{{channel}}/thread-members/{{user}}", self._add_thread_member)
+        app.router.add_get(f"{api}/guilds/{{guild}}/threads/active", self._active_threads)
+        app.router.add_post(f"{api}/users/@me/channels", self._create_dm)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -200,6 +214,19 @@ class FakeDiscord:
 
     def live(self) -> list[Session]:
         return [s for s in self.sessions if s.identified and not s.ws.closed]
+
+    def thread_bodies(self) -> list[dict[str, Any]]:
+        """Every request body that creates a thread."""
+        return [c.body for c in self.calls if c.method == "POST" and re.fullmatch(r"/channels/\d+/threads", c.path)]
+
+    def channel_messages(self, channel: str | int) -> list[dict[str, Any]]:
+        """The messages created in a channel, thread or DM, oldest first."""
+        return sorted(
+            (m for m in self.messages.values() if m["channel_id"] == str(channel)), key=lambda m: int(m["id"])
+        )
+
+    def dm_channel(self, user: str | int) -> dict[str, Any] | None:
+        return self.dm_channels.get(str(user))
 
     def message_bodies(self) -> list[dict[str, Any]]:
         """Every request body that posts or edits a message (for checks that must hold of all)."""
@@ -329,14 +356,99 @@ class FakeDiscord:
         nonce = str(body["nonce"]) if body.get("nonce") is not None else None
         if nonce is not None and body.get("enforce_nonce") and (channel, nonce) in self.nonces:
             return respond(self.nonces[channel, nonce])
+        dm = next((user for user, c in self.dm_channels.items() if c["id"] == channel), None)
+        if dm is not None and dm in self.dms_closed:
+            return respond({"message": "Cannot send messages to this user", "code": 50007}, 403)
+        thread = self.threads.get(channel)
+        if thread is not None and thread["thread_metadata"]["archived"]:
+            return respond({"message": "Thread is archived", "code": 50083}, 400)
         reference = (body.get("message_reference") or {}).get("message_id")
         message = self._message(body, kind=19 if reference else 0)
-        message |= {"channel_id": channel, "guild_id": str(GUILD_ID)} | ({"nonce": nonce} if nonce else {})
+        where = {"channel_id": channel} | ({} if dm is not None else {"guild_id": str(GUILD_ID)})
+        message |= where | ({"nonce": nonce} if nonce else {})
         if reference:
             self.replies[str(reference)] = message
         if nonce is not None and self.record:
             self.nonces[channel, nonce] = message
         return respond(message)
+
+    def _guild_channel(self, channel: str) -> dict[str, Any] | None:
+        return next((c for c in self.guild["channels"] if c["id"] == channel), None)
+
+    async def _channel(self, request: web.Request) -> web.Response:
+        channel = request.match_info["channel"]
+        dm = next((c for c in self.dm_channels.values() if c["id"] == channel), None)
+        found = self._guild_channel(channel) or self.threads.get(channel) or dm
+        if found is None:
+            return respond({"message": "Unknown Channel", "code": 10003}, 404)
+        return respond(found | ({"guild_id": str(GUILD_ID)} if found is not dm else {}))
+
+    async def _channel_messages(self, request: web.Request) -> web.Response:
+        """GET messages: newest first, ``after`` and ``limit`` as on Discord (no nonces in them)."""
+        channel = request.match_info["channel"]
+        if self._guild_channel(channel) is None and channel not in self.threads:
+            return respond({"message": "Unknown Channel", "code": 10003}, 404)
+        after = int(request.query.get("after") or 0)
+        limit = int(request.query.get("limit") or 50)
+        found = [m for m in reversed(self.channel_messages(channel)) if int(m["id"]) > after]
+        return respond([{k: v for k, v in m.items() if k != "nonce"} for m in found[:limit]])
+
+    async def _create_thread(self, request: web.Request) -> web.Response:
+        """Start a thread without a message (private: type 12), in a text channel of the guild."""
+        body = request[BODY] or {}
+        parent = self._guild_channel(request.match_info["channel"])
+        if parent is None:
+            return respond({"message": "Unknown Channel", "code": 10003}, 404)
+        name = str(body.get("name") or "")
+        if not 1 <= len(name) <= 100 or body.get("type") not in (11, 12):
+            return respond({"message": "Invalid Form Body", "code": 50035}, 400)
+        if parent["type"] != 0 or body.get("auto_archive_duration") not in (None, 60, 1440, 4320, 10080):
+            return respond({"message": "Cannot execute action on this channel type", "code": 50024}, 400)
+        tid = str(next(self._ids))
+        metadata = {"archived": False, "auto_archive_duration": body.get("auto_archive_duration") or 1440}
+        metadata |= {"archive_timestamp": TIMESTAMP, "locked": False, "create_timestamp": TIMESTAMP}
+        if body["type"] == 12:
+            metadata["invitable"] = bool(body.get("invitable", True))
+        thread = {"id": tid, "type": body["type"], "guild_id": str(GUILD_ID), "parent_id": parent["id"]}
+        thread |= {"owner_id": str(BOT_ID), "name": name, "last_message_id": None, "rate_limit_per_user": 0}
+        thread |= {"message_count": 0, "member_count": 1, "flags": 0, "thread_metadata": metadata}
+        thread["member"] = {"id": tid, "user_id": str(BOT_ID), "join_timestamp": TIMESTAMP, "flags": 0}
+        self.threads[tid] = thread
+        self.thread_members[tid] = []
+        return respond(thread, 201)
+
+    async def _add_thread_member(self, request: web.Request) -> web.Response:
+        tid, user = request.match_info["channel"], request.match_info["user"]
+        if tid not in self.threads:
+            return respond({"message": "Unknown Channel", "code": 10003}, 404)
+        if user not in self.thread_members[tid]:
+            self.thread_members[tid].append(user)
+            self.threads[tid]["member_count"] += 1
+            added = self._message({"content": ""}, kind=7)  # "careerbot added someone to the thread"
+            added |= {"channel_id": tid, "guild_id": str(GUILD_ID), "mentions": [{"id": user}]}
+        return web.Response(status=204)
+
+    async def _active_threads(self, request: web.Request) -> web.Response:
+        """The guild's active threads the bot can see (here: every thread it made), newest first."""
+        threads = [t for t in self.threads.values() if not t["thread_metadata"]["archived"]]
+        threads.sort(key=lambda t: int(t["id"]), reverse=True)
+        members = [{"id": t["id"], "user_id": str(BOT_ID), "join_timestamp": TIMESTAMP, "flags": 0} for t in threads]
+        return respond({"threads": threads, "members": members})
+
+    async def _create_dm(self, request: web.Request) -> web.Response:
+        """The bot's DM channel with a user: the same one every time."""
+        user = str((request[BODY] or {}).get("recipient_id") or "")
+        if not user.isdigit():
+            return respond({"message": "Invalid Form Body", "code": 50035}, 400)
+        if user not in self.dm_channels:
+            recipient = USER | {"id": user, "username": f"user{user[-4:]}", "global_name": None}
+            self.dm_channels[user] = {"id": str(next(self._ids)), "type": 1, "last_message_id": None}
+            self.dm_channels[user]["recipients"] = [recipient]
+        return respond(self.dm_channels[user])
+
+    async def remove_guild(self) -> None:
+        """The bot is removed from the guild (kicked, or the guild deleted): ``GUILD_DELETE``."""
+        await self.dispatch("GUILD_DELETE", {"id": str(GUILD_ID), "guild_id": str(GUILD_ID)})
 
     # ------------------------------------------------------------------ gateway
 
@@ -445,20 +557,32 @@ class FakeDiscord:
         return out
 
     def command_payload(
-        self, name: str, values: dict[str, Any] | None = None, *, group: str | None = None, dm: bool = False
+        self,
+        name: str,
+        values: dict[str, Any] | None = None,
+        *,
+        group: str | None = None,
+        dm: bool = False,
+        user: dict[str, Any] = USER,
     ) -> dict[str, Any]:
         """An INTERACTION_CREATE payload for a slash command (``group`` for ``/group name``)."""
         options = self.options(values or {})
         if group is not None:
             options, name = [{"name": name, "type": 1, "options": options}], group
         data = {"id": str(next(self._ids)), "name": name, "type": 1, "options": options}
-        return self._interaction(2, data, dm=dm)
+        return self._interaction(2, data, dm=dm, user=user)
 
     async def slash(
-        self, name: str, values: dict[str, Any] | None = None, *, group: str | None = None, dm: bool = False
+        self,
+        name: str,
+        values: dict[str, Any] | None = None,
+        *,
+        group: str | None = None,
+        dm: bool = False,
+        user: dict[str, Any] = USER,
     ) -> int:
-        """Dispatch a slash command; returns the interaction id."""
-        payload = self.command_payload(name, values, group=group, dm=dm)
+        """Dispatch a slash command (by ``user``); returns the interaction id."""
+        payload = self.command_payload(name, values, group=group, dm=dm, user=user)
         await self.dispatch("INTERACTION_CREATE", payload)
         return int(payload["id"])
 
@@ -477,8 +601,15 @@ class FakeDiscord:
         return int(payload["id"])
 
     async def click(self, message: dict[str, Any], custom_id: str, *, user: dict[str, Any] = USER) -> int:
-        """Press the button ``custom_id`` on ``message`` (a message payload this fake created)."""
-        payload = self._interaction(3, {"custom_id": custom_id, "component_type": 2}, user=user)
+        """Press the button ``custom_id`` on ``message`` (a message payload this fake created), where
+        it is: the guild channel, a thread of it, or a DM channel."""
+        dm = next((c for c in self.dm_channels.values() if c["id"] == message.get("channel_id")), None)
+        payload = self._interaction(3, {"custom_id": custom_id, "component_type": 2}, user=user, dm=dm is not None)
+        thread = self.threads.get(str(message.get("channel_id")))
+        if thread is not None:
+            payload |= {"channel_id": thread["id"], "channel": thread}
+        elif dm is not None:
+            payload |= {"channel_id": dm["id"], "channel": {"id": dm["id"], "type": 1, "recipients": [user]}}
         payload["message"] = message
         await self.dispatch("INTERACTION_CREATE", payload)
         return int(payload["id"])

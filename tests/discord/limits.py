@@ -57,6 +57,19 @@ def check_message(body: dict[str, Any], *, embeds_required: bool = True) -> None
     assert not [m for s in strings({"e": embeds, "c": body.get("content")}) for m in live_mentions(s)]
 
 
+THREAD_ARCHIVE_MINUTES = (60, 1440, 4320, 10080)
+
+
+def check_thread(body: dict[str, Any]) -> None:
+    """Assert ``body`` (a request that starts a thread) is one Discord accepts, and private: only
+    the people added see it and members cannot invite others. A name is 1-100 characters."""
+    assert body.get("type") == 12 and body.get("invitable") is False, body
+    name = body.get("name") or ""
+    assert 1 <= units(name) <= 100 and name.strip() == name and "\n" not in name, name
+    assert body.get("auto_archive_duration") in THREAD_ARCHIVE_MINUTES, body
+    assert not live_mentions(name), name
+
+
 def buttons(body: dict[str, Any]) -> dict[str, str]:
     """Button label -> custom_id."""
     return {b["label"]: b["custom_id"] for row in body.get("components") or [] for b in row["components"]}

@@ -1,7 +1,8 @@
 """A fake Slack Web API on 127.0.0.1, for the Slack adapter tests, the daily-tips tests and the benchmarks.
 
 It answers ``auth.test``, ``chat.postMessage``, ``chat.postEphemeral``, ``apps.connections.open``,
-``users.info``, ``conversations.info``, ``conversations.list`` and ``conversations.history`` under
+``users.info``, ``conversations.info``, ``conversations.list``, ``conversations.open`` and
+``conversations.history`` under
 ``/api/`` (GET or POST, form or JSON, as slack_sdk sends them), ``response_url`` posts under
 ``/response/{id}``, a Socket Mode websocket at ``/link``, and ``GET /stats`` (:meth:`FakeSlack.summary`).
 
@@ -18,6 +19,13 @@ take ``(team, id)``, or just ``id`` for :data:`TEAM_ID`. Every channel exists wi
 every user is a plain member in UTC, unless they say otherwise. ``chat.postMessage`` refuses a
 channel that is missing (``channel_not_found``), without the bot (``not_in_channel``) or archived
 (``is_archived``), and adds the message (with its blocks and metadata) to the channel's history.
+
+Group DMs: ``conversations.open(users="U1,U2")`` answers the same ``G...`` id for the same people in
+any order (``D...`` for one person), and the conversation is a channel like the others (posts,
+history; :meth:`FakeSlack.dm` finds it, :meth:`FakeSlack.dms` lists them). It refuses, as Slack does,
+without saying who, a user marked ``deleted=True`` (``user_disabled``), ``exists=False``
+(``user_not_found``, from ``users.info`` too), ``is_bot=True`` (``cannot_dm_bot``) or
+``open_error="..."`` (that error, e.g. ``invalid_user_combination``), via :meth:`FakeSlack.user`.
 
 Rate limits are optional: ``FakeSlack(limits=Limits())`` allows at most ``per_channel`` posts per
 channel and ``per_workspace`` per workspace in any ``period`` seconds (counted on arrival, Slack's
@@ -63,6 +71,8 @@ class Call:
     status: int = 200
     ok: bool = True
     """False when the fake answered with an injected fault or a 429 of its rate limits."""
+    error: str | None = None
+    """The Slack error the fake answered with (``ok: false``), whatever the reason."""
 
 
 @dataclass
@@ -89,6 +99,8 @@ class ChannelState:
     is_archived: bool = False
     exists: bool = True
     messages: list[dict[str, Any]] = field(default_factory=list)
+    members: tuple[str, ...] = ()
+    """The people of a group DM or DM (``conversations.open``); empty for a channel."""
 
 
 class FakeSlack:
@@ -107,6 +119,8 @@ class FakeSlack:
         self.sockets: list[web.WebSocketResponse] = []
         self.port = 0
         self._windows: dict[object, deque[float]] = {}
+        self._opened: dict[tuple[str, frozenset[str]], str] = {}
+        self._conversation_ids = itertools.count(1)
         self._ts = itertools.count(1)
         self._envelopes = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -180,7 +194,9 @@ class FakeSlack:
 
     def user(self, *where: str, **profile: Any) -> None:
         """Set fields of a user's users.info profile, by ``(team, user)`` or ``user`` of :data:`TEAM_ID`,
-        e.g. ``is_admin=True``, ``tz="Europe/Berlin"``."""
+        e.g. ``is_admin=True``, ``tz="Europe/Berlin"``, ``deleted=True`` (disabled), ``is_bot=True``;
+        and two of the fake's own: ``exists=False`` (``user_not_found``) and ``open_error="..."``
+        (what ``conversations.open`` answers for any conversation with them)."""
         self.users.setdefault(_where(where), {}).update(profile)
 
     # ------------------------------------------------------------------ inspection
@@ -196,6 +212,14 @@ class FakeSlack:
             if (team is None or t == team) and (channel is None or c == channel)
             for m in state.messages
         ]
+
+    def dm(self, *users: str, team: str = TEAM_ID) -> str | None:
+        """The id of the group DM (or DM) of ``users`` if ``conversations.open`` made it."""
+        return self._opened.get((team, frozenset(users)))
+
+    def dms(self, team: str = TEAM_ID) -> dict[str, ChannelState]:
+        """Every group DM and DM ``conversations.open`` made in ``team``, by id."""
+        return {c: self.channels[(t, c)] for (t, _), c in self._opened.items() if t == team}
 
     @property
     def history(self) -> dict[str, list[dict[str, Any]]]:
@@ -308,7 +332,10 @@ class FakeSlack:
         else:
             response = web.json_response(self._answer(method, team, body))
         ok = fault is None and response.status == 200
-        await self._record(Call(method, body, dict(request.headers), request.path, status=response.status, ok=ok))
+        answer = json.loads(response.body) if isinstance(response.body, bytes) and response.body[:1] == b"{" else {}
+        call = Call(method, body, dict(request.headers), request.path, status=response.status, ok=ok)
+        call.error = answer.get("error")
+        await self._record(call)
         return response
 
     @staticmethod
@@ -344,6 +371,8 @@ class FakeSlack:
         if method == "conversations.list":
             listed = [_info(c, s) for (t, c), s in self.channels.items() if t == team and s.exists]
             return {"ok": True, "channels": listed, "response_metadata": {"next_cursor": ""}}
+        if method == "conversations.open":
+            return self._open(team, body)
         if method == "conversations.history":
             state = self._lookup(team, str(body.get("channel")))
             oldest = float(body.get("oldest") or 0)
@@ -351,11 +380,41 @@ class FakeSlack:
             return {"ok": True, "messages": found, "has_more": False, "response_metadata": {"next_cursor": ""}}
         return _error("unknown_method")
 
+    def _open(self, team: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``conversations.open``: the group DM (or DM) of ``users``, made on first use."""
+        users = [u.strip() for u in str(body.get("users") or "").split(",") if u.strip()]
+        if not users:
+            return _error("users_list_not_supplied")
+        if len(users) > 8:
+            return _error("too_many_users")
+        for user in users:  # Slack names the first problem, never the person
+            profile = self.users.get((team, user), {})
+            if profile.get("exists") is False:
+                return _error("user_not_found")
+            if profile.get("deleted"):
+                return _error("user_disabled")
+            if profile.get("is_bot"):
+                return _error("cannot_dm_bot")
+            if profile.get("open_error"):
+                return _error(str(profile["open_error"]))
+        key = (team, frozenset(users))
+        known = self._opened.get(key)
+        already = known is not None
+        if known is None:
+            prefix = "D" if len(key[1]) == 1 else "G"
+            known = self._opened[key] = f"{prefix}{next(self._conversation_ids):09d}"
+            name = "mpdm-" + "--".join(u.lower() for u in users) if prefix == "G" else known.lower()
+            self.channels[(team, known)] = ChannelState(name=name, members=tuple(users))
+        return {"ok": True, "channel": {"id": known}, "already_open": already}
+
     def _user_info(self, team: str, user: str) -> dict[str, Any]:
         if not user:
             return _error("user_not_found")
+        own = self.users.get((team, user), {})
+        if own.get("exists") is False:
+            return _error("user_not_found")
         profile = {"is_admin": False, "is_owner": False, "is_primary_owner": False, "tz": "UTC"}
-        profile |= self.users.get((team, user), {})
+        profile |= {k: v for k, v in own.items() if k not in ("exists", "open_error")}
         if (team, user) in self.timezones:
             profile["tz"] = self.timezones[(team, user)]
         return {"ok": True, "user": {"id": user, "name": user.lower(), "team_id": team, **profile}}

@@ -69,6 +69,7 @@ class EchoJobs:
     name = "echo"
     table = jobs
     source = "source_id"
+    poll = 0.0
 
     def __init__(self) -> None:
         self.composed: list[int] = []

@@ -97,11 +97,13 @@ class SlackHarness:
         async with self.http.post(self.url, data=body, headers={**headers, "Content-Type": content_type}) as resp:
             return resp.status, await resp.text(), time.monotonic() - started
 
-    def command_body(self, command: str, text: str = "", *, user: str = "U1", channel: str = "C1") -> str:
+    def command_body(
+        self, command: str, text: str = "", *, user: str = "U1", channel: str = "C1", team: str = TEAM_ID
+    ) -> str:
         return urlencode(
             {
                 "token": "legacy",
-                "team_id": TEAM_ID,
+                "team_id": team,
                 "team_domain": "test",
                 "channel_id": channel,
                 "channel_name": "general",
@@ -151,17 +153,17 @@ class SlackHarness:
         status, _, _ = await self.post(self.interaction({"type": "block_actions", "actions": [action], **overrides}))
         return status
 
-    async def event(self, event: dict[str, Any], event_id: str | None = None) -> int:
+    async def event(self, event: dict[str, Any], event_id: str | None = None, *, team: str = TEAM_ID) -> int:
         body = json.dumps(
             {
                 "token": "legacy",
-                "team_id": TEAM_ID,
+                "team_id": team,
                 "api_app_id": "A1",
                 "event": event,
                 "type": "event_callback",
                 "event_id": event_id or f"Ev{next(self.ids)}",
                 "event_time": int(time.time()),
-                "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
+                "authorizations": [{"team_id": team, "user_id": BOT_USER_ID, "is_bot": True}],
             }
         )
         status, _, _ = await self.post(body, content_type="application/json")

@@ -56,6 +56,34 @@ def test_docs_explain_exactly_the_scopes_the_manifest_asks_for() -> None:
     assert sorted(explained) == sorted(BOT_SCOPES)
     # daily tips: admins (users.info), channel checks (conversations.info/list), crash recovery (history)
     assert {"users:read", "channels:read", "groups:read", "channels:history", "groups:history"} <= set(BOT_SCOPES)
+    # mentoring: group DMs and DMs (conversations.open), crash recovery in them (history)
+    assert {"im:write", "mpim:write", "mpim:history", "im:history"} <= set(BOT_SCOPES)
+
+
+def test_exactly_these_scopes_and_events() -> None:
+    """A new scope makes every workspace reinstall the app: adding one is a decision, not a side effect."""
+    manifest = manifest_from_cli()
+    assert manifest["oauth_config"]["scopes"]["bot"] == [
+        "app_mentions:read",
+        "channels:history",
+        "channels:read",
+        "chat:write",
+        "commands",
+        "groups:history",
+        "groups:read",
+        "im:history",
+        "im:write",  # conversations.open with one person: a mentoring note
+        "mpim:history",  # conversations.history in a group DM: finding an intro after a crash
+        "mpim:write",  # conversations.open with 2-8 people: an intro's group DM
+        "users:read",
+    ]
+    # removing the app deletes the workspace's data (bot.registry.purge_tenant)
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == [
+        "app_mention",
+        "message.im",
+        "app_uninstalled",
+        "tokens_revoked",
+    ]
 
 
 def test_http_mode_points_every_request_url_at_the_events_path() -> None:
