@@ -93,6 +93,8 @@ async def _act(ctx: Context, service: Services, opened: Store, words: opt.Words)
         return await _program(ctx, service, store, words.step or "status", values)
     if action == "status":
         return await _status(ctx, store)
+    if action == "profile" and not values:
+        return await _profile_form(ctx, store)
     if action in ("join", "profile"):
         return await _join(ctx, service, store, values, joining=action == "join")
     if action in ("block", "unblock"):
@@ -280,6 +282,23 @@ def _you(ctx: Context, profile: Profile) -> str:
 
 
 # ------------------------------------------------------------------ members (each about themselves)
+
+
+async def _profile_form(ctx: Context, store: TenantMentoring) -> Reply:
+    """``/mentoring profile`` alone: the caller's profile, and the profile form for adapters that can
+    show one (``extra["form"]``: a Slack or Discord modal); elsewhere the reply says how to type it."""
+    from bot.mentoring.forms import PROFILE
+
+    program = await _mine(ctx, store)
+    profile = await store.profile(program, ctx.invocation.user)
+    if profile is None:
+        raise CommandError(say.NOT_MEMBER.format(channel=_where(program)))
+    return Reply(
+        title=PROFILE.title,
+        summary=say.PROFILE_FORM.format(channel=_where(program)),
+        sections=(Section(heading=_where(program), text=_you(ctx, profile)),),
+        extra={"form": PROFILE.id},
+    )
 
 
 async def _join(

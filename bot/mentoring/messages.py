@@ -241,3 +241,9 @@ def csv_lines(rows: list[tuple[str, str, str]]) -> str:
             break
         lines.append(line)
     return "\n".join(lines)
+
+
+PROFILE_FORM = (
+    "Your profile in the program of {channel}. Change any part with "
+    "`/mentoring profile knows:... wants:... timezone:... bio:...`."
+)

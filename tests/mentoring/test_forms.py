@@ -99,3 +99,13 @@ async def test_a_submission_runs_join_like_the_typed_command(mentoring_bot: Ment
     assert reply.tone == "answer", reply.summary
     status = await mentoring_bot.ask("/mentoring", user="U7")
     assert "FHIR" in " ".join(s.text for s in status.sections) + status.summary
+
+
+async def test_profile_alone_shows_the_profile_and_names_the_form(mentoring_bot: MentoringBot) -> None:
+    await mentoring_bot.ask("/mentoring program create", admin=True, user="UADMIN")
+    refused = await mentoring_bot.ask("/mentoring profile", user="U8")
+    assert refused.tone == "error" and "form" not in refused.extra  # not a member: no form to fill in
+    await mentoring_bot.ask("/mentoring join knows:fhir", user="U8")
+    reply = await mentoring_bot.ask("/mentoring profile", user="U8")
+    assert reply.extra == {"form": PROFILE.id} and reply.title == PROFILE.title
+    assert "FHIR" in reply.sections[0].text
