@@ -26,7 +26,7 @@ from discord import app_commands
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from adapters.discord_bot import render
+from adapters.discord_bot import forms, render
 from adapters.discord_bot.commands import (
     TOKEN_REJECTED,
     build_tree,
@@ -50,6 +50,10 @@ STALE_TITLE = "This command is out of date"
 STALE = "careerbot changed since its commands were registered. A server admin can run `careerbot discord sync`."
 FAILED_TITLE = "Something went wrong on our side"
 FAILED = "That request failed inside careerbot. It has been logged; please try again in a moment."
+FORM_ERRORS_TITLE = "Please fix these fields"
+FORGED_TITLE = "This form cannot be used"
+FORGED = "That submission did not come from a careerbot form. Nothing was saved; run the command again."
+FORM_NO_GUILD = "This form works in a server channel only. Nothing was saved."
 ShardSetting = Literal["auto"] | int | None
 
 # ---------------------------------------------------------------------------- settings
@@ -190,7 +194,11 @@ class DiscordApp:
         return render.choices(self.core.autocomplete(command, option, current))
 
     async def click(self, interaction: discord.Interaction) -> None:
-        """A button: ``run`` a follow-up (private), ``share`` in the channel, or show ``more``."""
+        """A button: ``run`` a follow-up (private), ``share`` in the channel, or show ``more``; or a
+        form's modal submitted."""
+        if interaction.type is discord.InteractionType.modal_submit:
+            await self.submit(interaction)
+            return
         if interaction.type is not discord.InteractionType.component:
             return
         data: Mapping[str, object] = interaction.data or {}
@@ -206,6 +214,31 @@ class DiscordApp:
         invocation = self.core.parse(text, **where)
         await self.respond(interaction, invocation, private=action != "share", page=page)
 
+    async def submit(self, interaction: discord.Interaction) -> None:
+        """A form's modal submitted: each refused field on its own line and nothing stored, or the
+        form's command run as the member who submitted it (never as an admin), answered privately."""
+        try:
+            submission = forms.read(interaction.data or {})
+        except forms.Forged as exc:
+            log.info("refused a modal submission: %s", exc)
+            await self.refuse(interaction, FORGED_TITLE, FORGED)
+            return
+        if interaction.guild_id is None:
+            await self.refuse(interaction, FORGED_TITLE, FORM_NO_GUILD)
+            return
+        lines = forms.errors(self.core.kb, submission)
+        if lines:
+            await self.refuse(interaction, FORM_ERRORS_TITLE, "\n".join(lines))
+            return
+        where = _where(interaction)
+        where["admin"] = False  # a form runs as the member, whatever their permissions
+        invocation = Invocation(command=submission.form.command, options=forms.options(submission), **where)
+        await self.respond(interaction, invocation, private=True)
+
+    async def refuse(self, interaction: discord.Interaction, title: str, text: str) -> None:
+        reply = Reply(title=title, summary=text, tone="error")
+        await interaction.response.send_message(embeds=render.render(reply, shareable=False).embeds, ephemeral=True)
+
     async def respond(
         self, interaction: discord.Interaction, invocation: Invocation, *, private: bool, page: int = 0
     ) -> None:
@@ -220,6 +253,11 @@ class DiscordApp:
             reply = await self.core.answer(invocation)
         finally:
             timer.cancel()
+        form = forms.by_id(reply.extra.get("form", ""))
+        command = interaction.type is discord.InteractionType.application_command
+        if form is not None and command and not deferred:  # a modal must be the first response
+            await interaction.response.send_modal(forms.modal(form))
+            return
         out = render.render(reply, source=self.core.share_command(invocation, reply), shareable=private, page=page)
         extra: dict[str, Any] = {"view": out.view} if out.view is not None else {}
         if not deferred:

@@ -22,6 +22,8 @@ at most, never its body.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
 import time
@@ -101,7 +103,8 @@ class SlackPlatform:
         # own logger (DEBUG lines with the token redacted), as without a base logger.
         self.client._logger = logging.getLogger("slack_sdk.web.async_base_client")
         self.sender = Sender(self.client)
-        self.adapter = SlackAdapter(core, self.sender, prefix=settings.careerbot_command_prefix)
+        form_key = hmac.new(self._secret, b"careerbot form metadata", hashlib.sha256).digest() if secret else b""
+        self.adapter = SlackAdapter(core, self.sender, prefix=settings.careerbot_command_prefix, form_key=form_key)
         # Daily tips: ``careerbot run`` hands this to the scheduler (adapters.runner.run_tips). One
         # bot token serves every team this app is installed in (an org-wide install spans several).
         self.poster = SlackTipPoster(token_for=lambda team: token, base_url=settings.slack_api_url)

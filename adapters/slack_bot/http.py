@@ -143,6 +143,25 @@ _BLOCK_ACTIONS: Spec = _INTERACTION | {
     ],
 }
 _BLOCK_SUGGESTION: Spec = _INTERACTION | {"action_id": _ID, "block_id": _ID, "value": str}
+_VIEW_SUBMISSION: Spec = _INTERACTION | {
+    "view": {
+        "id": _ID,
+        "team_id": str,
+        "type": str,
+        "callback_id": _ID,
+        "private_metadata": (str, 3000),
+        "hash": str,
+        "app_id": str,
+        "bot_id": str,
+    },
+}
+#: A view's ``state.values``: blocks by id, each with its input's state by action id.
+_INPUT: Spec = {
+    "type": str,
+    "value": str,
+    "selected_option": {"value": str},
+    "selected_options": [{"value": str}],
+}
 _EVENT_CALLBACK: Spec = {
     "type": str,
     "team_id": str,
@@ -214,6 +233,13 @@ def clean_payload(data: dict[str, Any]) -> dict[str, Any] | None:
         if "action_id" not in payload:
             raise Refused(200, "block_suggestion has no action_id")
         return dict(payload)
+    if kind == "view_submission":
+        payload = _pick(data, _VIEW_SUBMISSION, "")
+        view = payload.get("view", {})
+        if view.get("type") != "modal" or "callback_id" not in view or "id" not in payload.get("user", {}):
+            raise Refused(200, "view_submission is not of a modal with a callback_id, from a user")
+        payload["view"]["state"] = {"values": _state(data["view"].get("state"))}
+        return dict(payload)
     if kind == "event_callback":
         payload = _pick(data, _EVENT_CALLBACK, "")
         event_type = (payload.get("event") or {}).get("type")
@@ -223,6 +249,25 @@ def clean_payload(data: dict[str, Any]) -> dict[str, Any] | None:
             raise Refused(200, "an event careerbot does not listen to")
         return dict(payload)
     raise Refused(200, "a payload type careerbot does not handle")
+
+
+def _state(state: Any) -> dict[str, dict[str, Any]]:
+    """A view's ``state.values``, with only the inputs' fields careerbot reads."""
+    found = state.get("values") if isinstance(state, dict) else None
+    if found is None:
+        return {}
+    if not isinstance(found, dict) or len(found) > LIST_MAX:
+        raise Refused(200, f"view.state.values is not an object of at most {LIST_MAX} blocks")
+    out: dict[str, dict[str, Any]] = {}
+    for block_id, actions in found.items():
+        if not isinstance(actions, dict) or len(block_id) > ID_MAX or len(actions) > LIST_MAX:
+            raise Refused(200, "view.state.values has a block that is not an object of inputs")
+        out[block_id] = {}
+        for action_id, value in actions.items():
+            if len(action_id) > ID_MAX:
+                raise Refused(200, "view.state.values has an action_id that is too long")
+            out[block_id][action_id] = _pick(value, _INPUT, "view.state.values")
+    return out
 
 
 class _Connection(asyncio.Protocol):

@@ -12,6 +12,11 @@ the best answer in a thread. Commands declared ``admin`` (``/tips``) learn wheth
 workspace admin or owner from ``users.info``, asked only for those commands and remembered per
 (team, user) for :data:`~adapters.slack_bot.flow.ADMIN_TTL` seconds.
 
+A reply naming a form (``extra["form"]``: ``/mentoring profile``) also opens that form as a modal
+(:mod:`adapters.slack_bot.forms`) with the command's ``trigger_id``; its knowledge pickers are
+answered from the knowledge, and a submission is checked field by field (errors shown in the modal)
+before the form's command runs as if the member had typed it, answered ephemerally (or in a DM).
+
 Removing the app from a workspace (``app_uninstalled``, or ``tokens_revoked`` naming the bot token)
 deletes everything careerbot keeps about that workspace (:func:`bot.registry.purge_tenant`: daily
 tips, mentoring), after the event is acknowledged; a failure is one log line.
@@ -20,6 +25,7 @@ tips, mentoring), after the event is acknowledged; a failure is one log line.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 from collections import OrderedDict
@@ -32,6 +38,7 @@ from slack_bolt.async_app import AsyncApp
 from adapters import buttons
 
 #: The base logger handed to Bolt (its middleware loggers copy its filters).
+from adapters.slack_bot import forms
 from adapters.slack_bot.flow import (
     AdminCache,
     AnswerCache,
@@ -47,9 +54,11 @@ from adapters.slack_bot.render import MORE_ID, Message, Picker, parse_more, pars
 from adapters.slack_bot.send import Sender
 from bot.commands import Invocation
 from bot.core import Core
+from bot.forms import Form
+from bot.knowledge.kb import KnowledgeBase
 from bot.knowledge.present import KIND_LABEL
 from bot.knowledge.schema import as_kinds
-from bot.registry import purge_tenant
+from bot.registry import FORMS, purge_tenant
 from bot.reply import Reply
 
 SEEN_EVENTS_MAX = 1000
@@ -62,13 +71,26 @@ OPTION_TEXT_MAX = 75
 OPTION_VALUE_MAX = 150
 #: The umbrella command (``/career tips subscribe``) and its option naming the command it runs.
 UMBRELLA = ("career", "command")
+FORM_GONE = "This form can no longer be sent. Run the command again to open a new one."
+
+
+def form_errors(form: Form, kb: KnowledgeBase, values: dict[str, str]) -> dict[str, str]:
+    """The core's message for each bad field of a submission, by block id (the field's name)."""
+    from bot.mentoring.forms import PROFILE, field_errors
+
+    if form is not PROFILE:  # the only form so far; another form would bring its own checks
+        return {}
+    return {name: plain(message, forms.ERROR_MAX) for name, message in field_errors(kb, values).items()}
 
 
 class SlackAdapter:
     """Registers the listeners on a Bolt app and answers through the core."""
 
-    def __init__(self, core: Core, sender: Sender, *, prefix: str = "") -> None:
+    def __init__(self, core: Core, sender: Sender, *, prefix: str = "", form_key: bytes = b"") -> None:
         self.core = core
+        #: The key of the MAC in a form's ``private_metadata`` (a random one if none is given, so
+        #: modals opened before a restart are then refused as expired).
+        self.form_key = form_key or os.urandom(32)
         self.sender = sender
         self.prefix = prefix
         self._seen: OrderedDict[str, None] = OrderedDict()
@@ -83,6 +105,8 @@ class SlackAdapter:
         app.action(re.compile(r"^cb_(run|share|more)"))(self.on_button)
         app.action(re.compile(r"^cb_pick:"))(self.on_pick)
         app.options(re.compile(r"^cb_pick:"))(self.on_options)
+        app.options(re.compile(r"^cb_form:"))(self.on_form_options)
+        app.view(re.compile(r"^cb_form:"))(self.on_form)
         app.event("app_mention")(self.on_mention)
         app.event("message")(self.on_message)
         app.event("app_uninstalled")(self.on_uninstalled)
@@ -121,7 +145,9 @@ class SlackAdapter:
         options = tuple(invocation.options.items())
         return invocation, (invocation.command, options, invocation.text, invocation.admin, public)
 
-    async def compute(self, invocation: Invocation, key: Hashable, *, public: bool) -> list[Message]:
+    async def compute(
+        self, invocation: Invocation, key: Hashable, *, public: bool, body: dict[str, Any] | None = None
+    ) -> list[Message]:
         """Ask the core and render; remember the pages when the core says the answer is pure (it
         depends only on the options and the knowledge: never a tip, never a tenant's /tips list) and
         is not an error, for as long as the knowledge is the same. An admin command's answer depends
@@ -131,6 +157,9 @@ class SlackAdapter:
         if checked:
             invocation = replace(invocation, admin=await self.is_admin(invocation.tenant, invocation.user))
         reply = await self.core.answer(invocation)
+        form = FORMS.get(str(reply.extra.get("form", ""))) if body is not None and reply.tone != "error" else None
+        if form is not None and body is not None and body.get("trigger_id"):
+            self.background(self.open_form(form, invocation, str(body["trigger_id"])))  # Slack's 3 s start now
         pages = self.pages(invocation, reply, public=public)
         if reply.tone != "error" and self.core.cacheable(invocation) and not checked:
             self.cache.put(kb, key, pages)
@@ -182,7 +211,7 @@ class SlackAdapter:
         reserved = self.budget.reserve() if pages is None and self.answers.idle() else None
         if pages is None and reserved is None:
             if self.answers.put(
-                lambda: self.compute(invocation, key, public=False),
+                lambda: self.compute(invocation, key, public=False, body=body),
                 lambda done: self.reply_privately(body, done[0]),
             ):
                 await ack()
@@ -191,7 +220,7 @@ class SlackAdapter:
             return
         if pages is None:
             assert reserved is not None
-            answering = asyncio.ensure_future(self.compute_inline(invocation, key, reserved))
+            answering = asyncio.ensure_future(self.compute_inline(invocation, key, reserved, body))
             try:
                 pages = await asyncio.wait_for(asyncio.shield(answering), ACK_BUDGET)
             except TimeoutError:
@@ -200,12 +229,14 @@ class SlackAdapter:
                 return
         await ack(text=pages[0].text, blocks=pages[0].blocks, response_type="ephemeral")
 
-    async def compute_inline(self, invocation: Invocation, key: Hashable, reserved: float) -> Pages:
+    async def compute_inline(
+        self, invocation: Invocation, key: Hashable, reserved: float, body: dict[str, Any] | None = None
+    ) -> Pages:
         """:meth:`compute`, settling the inline budget with the time it took from when it started
         running (not from when it was scheduled: the wait for the event loop is not its cost)."""
         started = time.monotonic()
         try:
-            return await self.compute(invocation, key, public=False)
+            return await self.compute(invocation, key, public=False, body=body)
         finally:
             self.budget.settle(reserved, time.monotonic() - started)
 
@@ -263,6 +294,58 @@ class SlackAdapter:
             for label, value in found
         ]
         await ack(options=options)
+
+    # -------------------------------------------------------------- forms (modals)
+
+    async def open_form(self, form: Form, invocation: Invocation, trigger_id: str) -> None:
+        """Open ``form`` as a modal; if Slack refuses (an expired trigger), the reply already says
+        how to type the command instead."""
+        where = forms.metadata(self.form_key, invocation.tenant, invocation.user, invocation.channel, form)
+        await self.sender.call("views.open", trigger_id=trigger_id, view=forms.view(form, where))
+
+    async def on_form_options(self, ack: Any, payload: dict[str, Any]) -> None:
+        target = forms.parse_action(str(payload.get("action_id", "")))
+        form = FORMS.get(target[0]) if target else None
+        field = form.field(target[1]) if form and target else None
+        found = forms.suggestions(self.core.kb, field, str(payload.get("value", ""))) if field else []
+        await ack(options=found)
+
+    async def on_form(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """A form submitted: each bad field gets its message in the modal (nothing stored); a good
+        one closes the modal and runs the form's command as the user typing it in the channel the
+        form was opened from, the reply sent to them privately. A forged submission (unknown form,
+        fields or channel) gets a modal saying so, and nothing runs."""
+        tenant, user, _ = _where(body)
+        form = FORMS.get(str(view.get("callback_id", "")).removeprefix(forms.PREFIX))
+        if form is None:
+            log.info("slack: refused a submission of an unknown form")
+            await ack(response_action="update", view=forms.notice("careerbot", FORM_GONE))
+            return
+        channel = forms.channel_of(self.form_key, tenant, user, form, str(view.get("private_metadata", "")))
+        state = view.get("state")
+        values = forms.values(form, state.get("values") if isinstance(state, dict) else None)
+        if channel is None or values is None:
+            log.info("slack: refused a submission of form %s: %s", form.id, "channel" if channel is None else "fields")
+            await ack(response_action="update", view=forms.notice(form.title, FORM_GONE))
+            return
+        errors = form_errors(form, self.core.kb, values)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        options = dict(form.fixed) | values
+        invocation = Invocation(
+            platform="slack", tenant=tenant, user=user, channel=channel, command=form.command, options=options
+        )
+        self.background(self.submit(invocation))
+
+    async def submit(self, invocation: Invocation) -> None:
+        """Run a submitted form's command; the reply ephemeral in its channel, else in a DM."""
+        reply = await self.core.answer(invocation)
+        message = render(reply)[0]
+        user, channel = invocation.user, invocation.channel
+        if not await self.sender.call("chat.postEphemeral", channel=channel, user=user, **message.payload()):
+            await self.sender.call("chat.postMessage", channel=user, **message.payload())
 
     async def on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         self.answer_in_thread(body, event)

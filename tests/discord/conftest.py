@@ -18,7 +18,7 @@ from adapters.discord_bot.app import DiscordApp
 from adapters.discord_bot.commands import GROUP, HELP
 from bot.core import Core
 from tests.discord.fake_discord import FakeDiscord
-from tests.discord.limits import buttons, check_message, check_thread, plain, text
+from tests.discord.limits import buttons, check_message, check_modal, check_thread, plain, text
 from tests.discord.payloads import EPHEMERAL, TOKEN, USER
 
 DISCORD_VARIABLES = ("DISCORD_TOKEN", "CAREERBOT_DISCORD_SHARDS")
@@ -33,7 +33,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
     """A fake Discord that discord.py points at for the test. Afterwards, every message sent in the
-    test is checked: within Discord's limits and unable to ping anyone; so is every thread made."""
+    test is checked: within Discord's limits and unable to ping anyone; so is every thread made, and
+    every modal opened."""
     fake = FakeDiscord()
     await fake.start()
     with fake.patched():
@@ -43,6 +44,8 @@ async def fake() -> AsyncIterator[FakeDiscord]:
         check_message(body)
     for body in fake.thread_bodies():
         check_thread(body)
+    for body in fake.modal_bodies():
+        check_modal(body)
 
 
 @dataclass

@@ -2,9 +2,10 @@
 
 REST lives under ``/api/v10`` and a gateway websocket under ``/gateway``; :meth:`FakeDiscord.patched`
 points ``discord.http.Route.BASE`` and ``DiscordWebSocket.DEFAULT_GATEWAY`` at it and restores them.
-Every REST call is recorded; interactions (slash commands, autocomplete, button clicks) and messages
-are dispatched on demand; the next matching requests can be answered with 429s or other errors. A
-channel message repeating a nonce with ``enforce_nonce`` gets the first message back, as on Discord.
+Every REST call is recorded (modals the bot opens too: type 9 responses); interactions (slash commands,
+autocomplete, button clicks, modal submissions) and messages are dispatched on demand; the next
+matching requests can be answered with 429s or other errors. A channel message repeating a nonce
+with ``enforce_nonce`` gets the first message back, as on Discord.
 Private threads (created, members added, listed as active, their messages read) and DM channels
 work as on Discord; a user can close their DMs (403, code 50007); the bot can be removed from the
 guild (``GUILD_DELETE``). Knows nothing about careerbot: it speaks only Discord's protocol.
@@ -227,6 +228,16 @@ class FakeDiscord:
 
     def dm_channel(self, user: str | int) -> dict[str, Any] | None:
         return self.dm_channels.get(str(user))
+
+    def modal_bodies(self) -> list[dict[str, Any]]:
+        """Every modal the bot opened (the ``data`` of each type 9 interaction response)."""
+        return [c.body.get("data") or {} for c in self.modals()]
+
+    def modals(self, iid: int | None = None) -> list[Call]:
+        """The accepted MODAL responses (type 9), to interaction ``iid`` or to any."""
+        which = str(iid) if iid is not None else r"\d+"
+        path = rf"/interactions/{which}/[^/]+/callback"
+        return [c for c in self.find("POST", path) if isinstance(c.body, dict) and c.body.get("type") == 9]
 
     def message_bodies(self) -> list[dict[str, Any]]:
         """Every request body that posts or edits a message (for checks that must hold of all)."""
@@ -611,6 +622,20 @@ class FakeDiscord:
         elif dm is not None:
             payload |= {"channel_id": dm["id"], "channel": {"id": dm["id"], "type": 1, "recipients": [user]}}
         payload["message"] = message
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return int(payload["id"])
+
+    async def submit(
+        self,
+        custom_id: str,
+        components: list[dict[str, Any]],
+        *,
+        user: dict[str, Any] = USER,
+        dm: bool = False,
+    ) -> int:
+        """Submit a modal (interaction type 5): ``components`` as Discord sends them, e.g. labels
+        ``{"type": 18, "component": {"type": 4, "custom_id": "bio", "value": "..."}}``."""
+        payload = self._interaction(5, {"custom_id": custom_id, "components": components}, user=user, dm=dm)
         await self.dispatch("INTERACTION_CREATE", payload)
         return int(payload["id"])
 

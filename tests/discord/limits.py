@@ -57,6 +57,36 @@ def check_message(body: dict[str, Any], *, embeds_required: bool = True) -> None
     assert not [m for s in strings({"e": embeds, "c": body.get("content")}) for m in live_mentions(s)]
 
 
+MODAL_COMPONENTS = 5
+TEXT_INPUT_STYLES = (1, 2)  # short, paragraph
+
+
+def check_modal(data: dict[str, Any]) -> None:
+    """Assert ``data`` (a MODAL response's data) is a modal Discord accepts: a title of 1-45
+    characters, a custom_id of 1-100, 1-5 labelled components with labels of 1-45 characters, unique
+    custom_ids of 1-100, text inputs of at most 4,000 characters, selects of 1-25 options."""
+    assert 1 <= units(data.get("title") or "") <= 45, data.get("title")
+    assert 1 <= len(data.get("custom_id") or "") <= 100, data.get("custom_id")
+    components = data.get("components") or []
+    assert 1 <= len(components) <= MODAL_COMPONENTS, len(components)
+    ids = []
+    for label in components:
+        assert label["type"] == 18 and 1 <= units(label["label"]) <= 45, label
+        inner = label["component"]
+        assert 1 <= len(inner["custom_id"]) <= 100, inner
+        ids.append(inner["custom_id"])
+        if inner["type"] == 4:
+            assert inner["style"] in TEXT_INPUT_STYLES and not inner.get("label"), inner  # the Label holds it
+            assert 1 <= int(inner.get("max_length") or 4000) <= 4000, inner
+            assert units(inner.get("placeholder") or "") <= 100, inner
+        else:
+            assert inner["type"] == 3 and 1 <= len(inner["options"]) <= 25, inner
+            assert units(inner.get("placeholder") or "") <= 150, inner
+            for option in inner["options"]:
+                assert 1 <= units(option["label"]) <= 100 and 1 <= len(option["value"]) <= 100, option
+    assert len(ids) == len(set(ids)), "Discord rejects repeated custom_ids"
+
+
 THREAD_ARCHIVE_MINUTES = (60, 1440, 4320, 10080)
 
 

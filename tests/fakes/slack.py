@@ -1,7 +1,8 @@
 """A fake Slack Web API on 127.0.0.1, for the Slack adapter tests, the daily-tips tests and the benchmarks.
 
 It answers ``auth.test``, ``chat.postMessage``, ``chat.postEphemeral``, ``apps.connections.open``,
-``users.info``, ``conversations.info``, ``conversations.list``, ``conversations.open`` and
+``users.info``, ``views.open`` (the view recorded in the call; ``fail("views.open", "expired_trigger_id")``
+for an expired trigger), ``conversations.info``, ``conversations.list``, ``conversations.open`` and
 ``conversations.history`` under
 ``/api/`` (GET or POST, form or JSON, as slack_sdk sends them), ``response_url`` posts under
 ``/response/{id}``, a Socket Mode websocket at ``/link``, and ``GET /stats`` (:meth:`FakeSlack.summary`).
@@ -360,6 +361,12 @@ class FakeSlack:
         if method == "chat.postEphemeral":
             ts = self._next_ts()
             return {"ok": True, "channel": body.get("channel"), "ts": ts, "message_ts": ts, "message": body}
+        if method == "views.open":
+            view = body.get("view")
+            view = json.loads(view) if isinstance(view, str) else view
+            if not body.get("trigger_id") or not isinstance(view, dict):
+                return _error("invalid_arguments")
+            return {"ok": True, "view": {**view, "id": f"V{next(self._ts):09d}"}}
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link"}
         if method == "users.info":

@@ -186,7 +186,20 @@ IGNORED_INTERACTIONS: dict[str, dict[str, Any]] = {
     "user-a-string": _actions([{"action_id": "cb_run_0", "value": RUN_EHR}], user="U1"),
     "team-a-list": _actions([{"action_id": "cb_run_0", "value": RUN_EHR}], team=["T1"]),
     "suggestion-value-a-number": {"type": "block_suggestion", "action_id": "cb_pick:role:query", "value": 5},
-    "another-payload-type": {"type": "view_submission", "view": {"callback_id": "x"}},
+    "another-payload-type": {"type": "view_closed", "view": {"type": "modal", "callback_id": "cb_form:x"}},
+    "submission-not-of-a-modal": {"type": "view_submission", "view": {"callback_id": "cb_form:x"}},
+    "submission-values-a-list": {
+        "type": "view_submission",
+        "view": {"type": "modal", "callback_id": "cb_form:mentoring-profile", "state": {"values": ["x"]}},
+    },
+    "submission-value-a-number": {
+        "type": "view_submission",
+        "view": {
+            "type": "modal",
+            "callback_id": "cb_form:mentoring-profile",
+            "state": {"values": {"bio": {"cb_form:mentoring-profile:bio": {"type": "plain_text_input", "value": 5}}}},
+        },
+    },
 }
 
 
