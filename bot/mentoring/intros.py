@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from bot.knowledge.kb import KnowledgeBase
-from bot.knowledge.schema import KINDS, Kind
+from bot.mentoring.options import interest_label
 from bot.mentoring.store import PAUSED_NOTE
 from bot.reply import Field, FollowUp, Reply, Section
 from bot.safety import one_line
@@ -27,15 +27,6 @@ LEFT_OUT_TEXT = (
     "No match for you in this round of #{channel}: {reason}. You are first in line next round; "
     "nothing to do on your side."
 )
-
-
-def title_of(kb: KnowledgeBase, ref: str) -> str:
-    """``standard:fhir`` -> the entry's title (the id itself when the knowledge no longer has it)."""
-    kind, _, entry = ref.partition(":")
-    if kind in KINDS and entry:
-        known: Kind = kind
-        return kb.title(known, entry)
-    return ref
 
 
 def _starter(kb: KnowledgeBase, shared: Sequence[str]) -> str | None:
@@ -59,7 +50,7 @@ def intro_reply(
     mentor_program: bool,
     checkin_days: int,
 ) -> Reply:
-    titles = [title_of(kb, ref) for ref in shared]
+    titles = [interest_label(kb, ref) for ref in shared]
     if mentor_program:
         title = "Your mentoring match"
         why = f"The mentor knows what the mentee wants to learn: {', '.join(titles)}." if titles else ""
@@ -96,10 +87,10 @@ def intro_reply(
     for ref in shared:
         kind, _, entry = ref.partition(":")
         if kind == "role":
-            follow_ups.append(FollowUp(label=f"Path: {title_of(kb, ref)}", command=f"/path {entry}"))
+            follow_ups.append(FollowUp(label=f"Path: {interest_label(kb, ref)}", command=f"/path {entry}"))
         elif kind in ("standard", "compliance", "skill") and len(follow_ups) < 3:
             command = {"standard": "/standard", "compliance": "/compliance", "skill": "/skills"}[kind]
-            follow_ups.append(FollowUp(label=title_of(kb, ref), command=f"{command} {entry}"))
+            follow_ups.append(FollowUp(label=interest_label(kb, ref), command=f"{command} {entry}"))
     roles = ", ".join(f"{user} ({role})" for user, role in members)
     return Reply(
         title=title,

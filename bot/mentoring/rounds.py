@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.mentoring.store import PAUSED_NOTE, Program, profile_from, split_ids
+from bot.mentoring.store import PAUSED_NOTE, Program, profile_from
 from bot.mentoring.tables import blocks, checkins, group_members, groups, intros, members
 from bot.schedule.clock import epoch
 
@@ -65,9 +65,8 @@ async def _silence(conn: AsyncConnection, program: Program) -> dict[str, int]:
     return silent
 
 
-async def _history(
-    conn: AsyncConnection, program: Program, round_no: int
-) -> tuple[dict[frozenset[str], int], list[Any]]:
+async def _history(conn: AsyncConnection, program: Program, round_no: int) -> dict[frozenset[str], int]:
+    """The last round each pair of members was grouped, over the repeat window."""
     g, gm = groups, group_members
     since = round_no - program.settings.repeat_window - 1
     rows = await conn.execute(
@@ -85,7 +84,7 @@ async def _history(
             for b in users[i + 1 :]:
                 pair = frozenset((a, b))
                 last[pair] = max(last.get(pair, number), number)
-    return last, list(by_group)
+    return last
 
 
 async def make_round(
@@ -125,7 +124,7 @@ async def make_round(
         )
     )
     blocked = frozenset(frozenset(r) for r in blocked_rows if r[0] in ids and r[1] in ids)
-    last_grouped, _ = await _history(conn, program, round_no)
+    last_grouped = await _history(conn, program, round_no)
     history = matching.History(
         last_grouped=last_grouped,
         last_sat_out={p.user_id: p.last_sat_out for p in active if p.last_sat_out is not None},
@@ -135,8 +134,8 @@ async def make_round(
         matching.Member(
             id=p.user_id,
             role=p.role,
-            knows=frozenset(split_ids(",".join(p.knows))),
-            wants=frozenset(split_ids(",".join(p.wants))),
+            knows=frozenset(p.knows),
+            wants=frozenset(p.wants),
             utc_offset=offset_minutes(p.timezone, due_at),
             capacity=max(1, p.capacity),
         )

@@ -10,11 +10,7 @@ group once.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import signal
-import sys
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,47 +22,21 @@ from bot.mentoring.store import Settings, TenantMentoring
 from bot.mentoring.tables import groups, programs
 from bot.schedule.posting import Channel
 from bot.store.engine import Tenant
+from tests import workers
 from tests.tips.conftest import Database, at
 
-ROOT = Path(__file__).resolve().parents[2]
 WEEK0 = at("2025-03-03T10:00")
 
 
-async def spawn(database: Database, posts: Path, now: datetime, *extra: str) -> asyncio.subprocess.Process:
-    env = {**os.environ, **database.env(), "PYTHONPATH": str(ROOT)}
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.mentoring.worker",
-        "--posts",
-        str(posts),
-        "--now",
-        now.isoformat(),
-        *extra,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-        cwd=ROOT,
-    )
+WORKER = "tests.mentoring.worker"
 
 
 async def run(database: Database, posts: Path, now: datetime) -> dict[str, Any]:
-    proc = await spawn(database, posts, now)
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode == 0, err.decode()[-2000:]
-    return dict(json.loads(out.decode().splitlines()[-1]))
+    return await workers.run(WORKER, database, now, "--posts", str(posts), timeout=120)
 
 
 async def kill_at(database: Database, posts: Path, now: datetime, hang: str, line: str) -> None:
-    proc = await spawn(database, posts, now, "--hang", hang)
-    assert proc.stdout is not None
-    seen = await asyncio.wait_for(proc.stdout.readline(), 120)
-    if not seen.decode().startswith(line):
-        proc.kill()
-        _, err = await proc.communicate()
-        raise AssertionError(f"expected {line}, got {seen!r}: {err.decode()[-2000:]}")
-    proc.send_signal(signal.SIGKILL)
-    assert await proc.wait() == -signal.SIGKILL
+    await workers.kill_at(WORKER, database, now, hang, line, "--posts", str(posts), timeout=120)
 
 
 async def made(database: Database) -> tuple[int, list[int]]:

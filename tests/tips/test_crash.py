@@ -15,14 +15,8 @@ Each process below runs with a fixed clock (``--now``); none sleeps on the wall 
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import signal
-import sys
 from collections import Counter
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -32,45 +26,22 @@ from bot.schedule.rules import DAILY, Schedule
 from bot.store.engine import Tenant
 from bot.tips.store import TenantTips
 from bot.tips.tables import posts
+from tests import workers
 from tests.fakes.slack import FakeSlack, Limits
 from tests.tips.conftest import Database, at
 
-ROOT = Path(__file__).resolve().parents[2]
 TENANT = Tenant("slack", "T1")
 
 
-async def spawn(database: Database, slack: FakeSlack, now: datetime, *extra: str) -> asyncio.subprocess.Process:
-    env = {**os.environ, **database.env(), "PYTHONPATH": str(ROOT)}
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.tips.worker",
-        "--slack-api",
-        slack.api_url,
-        "--now",
-        now.isoformat(),
-        *extra,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-        cwd=ROOT,
-    )
+WORKER = "tests.tips.worker"
 
 
 async def run(database: Database, slack: FakeSlack, now: datetime) -> dict[str, Any]:
-    proc = await spawn(database, slack, now)
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, err.decode()[-2000:]
-    return dict(json.loads(out.decode().splitlines()[-1]))
+    return await workers.run(WORKER, database, now, "--slack-api", slack.api_url)
 
 
 async def kill_at(database: Database, slack: FakeSlack, now: datetime, hang: str, line: str) -> None:
-    proc = await spawn(database, slack, now, "--hang", hang)
-    assert proc.stdout is not None
-    seen = await asyncio.wait_for(proc.stdout.readline(), 60)
-    assert seen.decode().startswith(line), seen
-    proc.send_signal(signal.SIGKILL)  # no cleanup, no finally: as if the machine lost power
-    assert await proc.wait() == -signal.SIGKILL
+    await workers.kill_at(WORKER, database, now, hang, line, "--slack-api", slack.api_url)
 
 
 async def rows(database: Database) -> dict[str, tuple[str, str | None, str | None]]:
