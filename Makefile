@@ -39,6 +39,8 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.tips_fanout
 	$(BIN)/python -m bench.knowledge_hostile
 	$(BIN)/python -m bench.mentoring
+	$(BIN)/python -m bench.mentoring_intros
+	$(BIN)/python -m bench.answers
 
 # Refresh the pinned versions (constraints for every install above) from a clean resolve.
 lock:

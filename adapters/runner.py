@@ -88,6 +88,7 @@ async def serve(core: Core, platforms: list[Platform], reload_interval: float = 
     running = {asyncio.create_task(supervise(p), name=f"platform-{p.name}"): p for p in platforms}
     watcher = asyncio.create_task(core.watch(reload_interval), name="knowledge-watch")
     tips = asyncio.create_task(run_tips(core, platforms), name="tips-scheduler")
+    pools = asyncio.create_task(run_pools(core, platforms), name="mentoring-pools")
     last_error: ConfigError | None = None
     try:
         while running:
@@ -103,9 +104,9 @@ async def serve(core: Core, platforms: list[Platform], reload_interval: float = 
         if last_error is not None:
             raise last_error
     finally:
-        for task in [*running, watcher, tips]:
+        for task in [*running, watcher, tips, pools]:
             task.cancel()
-        await asyncio.gather(*running, watcher, tips, return_exceptions=True)
+        await asyncio.gather(*running, watcher, tips, pools, return_exceptions=True)
         for p in platforms:
             try:
                 await p.close()
@@ -141,3 +142,41 @@ async def run_tips(core: Core, platforms: list[Platform], *, sleep: Any = asynci
             delay = min(delay * 2, BACKOFF_MAX)
     kinds = job_kinds(lambda: core.kb)
     await Scheduler(store, posters, kinds, clock=core.services.clock, settings=settings).run()
+
+
+POOL_INTERVAL = 300.0
+"""Seconds between two passes of :func:`run_pools`."""
+POOL_FIRST = 30.0
+"""Seconds after start-up before the first pass (the platforms connect meanwhile)."""
+
+
+async def run_pools(
+    core: Core,
+    platforms: list[Platform],
+    *,
+    interval: float = POOL_INTERVAL,
+    first: float = POOL_FIRST,
+    sleep: Any = asyncio.sleep,
+) -> None:
+    """Check mentoring pools against each platform that offers a ``pool`` (a
+    :class:`~bot.mentoring.pool.PoolSource`) every ``interval`` seconds, ahead of each round
+    (:func:`bot.mentoring.pool.refresh_pools`). A pass that fails (the store is down) is logged in one
+    line and the next one tries again; nothing to do without a pool."""
+    sources = {p.name: pool for p in platforms if (pool := getattr(p, "pool", None)) is not None}
+    if not sources or core.services is None:
+        return
+    from bot.mentoring.pool import refresh_pools
+
+    services = core.services
+    await sleep(first)
+    while True:
+        for name, source in sources.items():
+            try:
+                store = await services.store()
+                await refresh_pools(store, name, source, services.clock.now())
+            except ConfigError as exc:  # no store will come: say so once
+                log.error("mentoring: pools are not checked: %s", exc)
+                return
+            except Exception as exc:
+                log.error("mentoring: checking %s pools failed (%s: %s)", name, type(exc).__name__, str(exc)[:200])
+        await sleep(interval)

@@ -13,6 +13,7 @@ form that one platform could not show fails the build, not a user's click:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,6 +28,8 @@ PLACEHOLDER_MAX = 100
 TEXT_MAX = 3000
 CHOICES_MAX = 25
 """Discord's select menus hold at most 25 options (Slack's 100)."""
+CHOICE_VALUE_MAX = 100
+CHOICE_LABEL_MAX = 75
 ITEMS_MAX = 25
 _ID = re.compile(r"[a-z][a-z0-9-]{0,39}")
 
@@ -65,8 +68,27 @@ class FormField:
         if not 1 <= self.max_items <= ITEMS_MAX:
             raise DeclarationError(f"{where}: max_items is 1-{ITEMS_MAX}")
         for value, label in self.choices:
-            if not (1 <= len(value) <= 100 and 1 <= len(label) <= 75):
+            if not (1 <= len(value) <= CHOICE_VALUE_MAX and 1 <= len(label) <= CHOICE_LABEL_MAX):
                 raise DeclarationError(f"{where}: a choice is a value of 1-100 and a label of 1-75 characters")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FieldValue:
+    """One field's current value, for an adapter to show the form filled in (an existing profile).
+    Made by :meth:`Form.filled`, which keeps only what the field could hold and submit back."""
+
+    name: str
+    text: str = ""
+    """A ``text`` or ``paragraph`` field's text; a ``select``'s or ``multi_select``'s chosen values
+    joined with commas, as a submission carries them."""
+    chosen: tuple[tuple[str, str], ...] = ()
+    """A ``select``'s or ``multi_select``'s chosen options as ``(value, label)``, in order."""
+
+    def made(self, safe: Callable[[str, int], str]) -> FieldValue:
+        """The same value with every string passed through ``safe(text, limit)`` (the reply's
+        :func:`~bot.safety.inert`, which never changes text that is already inert)."""
+        chosen = tuple((safe(value, CHOICE_VALUE_MAX), safe(label, CHOICE_LABEL_MAX)) for value, label in self.chosen)
+        return FieldValue(name=safe(self.name, 40), text=safe(self.text, TEXT_MAX), chosen=chosen)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -94,3 +116,34 @@ class Form:
 
     def field(self, name: str) -> FormField | None:
         return next((f for f in self.fields if f.name == name), None)
+
+    def filled(self, values: Mapping[str, str | Sequence[tuple[str, str]]]) -> tuple[FieldValue, ...]:
+        """The fields' current values, in the form's order, for :attr:`bot.reply.Reply.form_values`:
+        a text as it is; a ``select``'s value (one of its choices, labelled as declared); a
+        ``multi_select``'s ``(value, label)`` pairs. What a field could not hold or submit back is
+        left out rather than cut, so opening and saving the form never changes a value unasked: a
+        text over ``max_length``, a value not among a select's choices, an item over
+        :data:`CHOICE_VALUE_MAX`, items beyond ``max_items``. Naming a field the form lacks raises."""
+        unknown = sorted(set(values) - {f.name for f in self.fields})
+        if unknown:
+            raise DeclarationError(f"form {self.id!r} has no field {unknown[0]!r}")
+        out: list[FieldValue] = []
+        for field in self.fields:
+            given = values.get(field.name)
+            if given is None:
+                continue
+            if field.kind in ("text", "paragraph"):
+                text = str(given)
+                if text and len(text) <= field.max_length:
+                    out.append(FieldValue(name=field.name, text=text))
+                continue
+            if isinstance(given, str):
+                labels = dict(field.choices)
+                pairs = [(given, labels[given])] if given in labels else []
+            else:
+                pairs = [(v, label or v) for v, label in given if 1 <= len(v) <= CHOICE_VALUE_MAX and "," not in v]
+            pairs = pairs[: 1 if field.kind == "select" else field.max_items]
+            if pairs:
+                chosen = tuple((v, label[:CHOICE_LABEL_MAX]) for v, label in pairs)
+                out.append(FieldValue(name=field.name, text=",".join(v for v, _ in chosen), chosen=chosen))
+        return tuple(out)

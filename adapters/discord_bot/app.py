@@ -4,10 +4,12 @@ Each declared command is a top-level slash command (``/role``) and a subcommand 
 group (``/career role``); the core's ``career`` command, which a group cannot be, is ``/career help``.
 Entity options autocomplete from the core. Replies are ephemeral with a "Share in channel" button;
 follow-ups are buttons whose ``custom_id`` carries the command, so they work on old messages after a
-restart. Mentions of the bot (and DMs) get the best answer to their words. Registration is explicit:
-``careerbot discord sync``. Connection lifecycles belong to :mod:`adapters.runner`; daily tips and
-mentoring messages are posted through ``poster`` (:mod:`adapters.discord_bot.posting`). Removing the
-bot from a server deletes what careerbot keeps about it (``on_guild_remove``).
+restart (a mentoring check-in's Met / Not yet buttons too: answered privately, and the check-in message
+itself edited to say how many answered). Mentions of the bot (and DMs) get the best answer to their
+words. Registration is explicit: ``careerbot discord sync``. Connection lifecycles belong to
+:mod:`adapters.runner`; daily tips and mentoring messages are posted through ``poster``
+(:mod:`adapters.discord_bot.posting`). Removing the bot from a server deletes what careerbot keeps
+about it (``on_guild_remove``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from adapters.discord_bot.commands import (
     registration_payload,
     sync_commands,
 )
+from adapters.discord_bot.pool import DiscordPoolSource
 from adapters.discord_bot.posting import DiscordTipPoster
 from bot.commands import Invocation, OptionValue
 from bot.core import Core
@@ -132,6 +135,17 @@ def _message_where(message: discord.Message) -> Where:
     )
 
 
+def _custom_ids(message: discord.Message) -> set[str]:
+    """The ``custom_id`` of every button and menu on ``message``."""
+    found: set[str] = set()
+    for row in message.components:
+        for item in getattr(row, "children", ()):
+            custom_id = getattr(item, "custom_id", None)
+            if isinstance(custom_id, str):
+                found.add(custom_id)
+    return found
+
+
 class DiscordApp:
     """The Discord platform for :mod:`adapters.runner`: a fresh client per :meth:`run`, one core."""
 
@@ -146,6 +160,7 @@ class DiscordApp:
         self.defer_after = defer_after
         self.client: discord.Client | None = None
         self.poster = DiscordTipPoster(lambda: self.client)  # daily tips: see adapters.runner.run_tips
+        self.pool = DiscordPoolSource(lambda: self.client)  # mentoring pools: adapters.runner.run_pools
         registration_payload(core.registry)  # a declaration Discord cannot express fails here, at start-up
 
     def new_client(self) -> discord.Client:
@@ -256,15 +271,33 @@ class DiscordApp:
         form = forms.by_id(reply.extra.get("form", ""))
         command = interaction.type is discord.InteractionType.application_command
         if form is not None and command and not deferred:  # a modal must be the first response
-            await interaction.response.send_modal(forms.modal(form))
+            await interaction.response.send_modal(forms.modal(form, reply.form_values))
             return
         out = render.render(reply, source=self.core.share_command(invocation, reply), shareable=private, page=page)
         extra: dict[str, Any] = {"view": out.view} if out.view is not None else {}
         if not deferred:
             await interaction.response.send_message(embeds=out.embeds, ephemeral=private, **extra)
+        else:
+            await deferred[0]
+            await interaction.followup.send(embeds=out.embeds, ephemeral=private, **extra)
+        await self.update_pressed(interaction, reply)
+
+    async def update_pressed(self, interaction: discord.Interaction, reply: Reply) -> None:
+        """When a button's answer carries the message as it should now read (a check-in: how many
+        answered, no buttons once everyone has), edit the message holding the button, after the
+        private answer. Only a button really on that message, and never for a refusal; its buttons
+        keep the server they run in (a DM's). A failure is one log line: the answer is already sent."""
+        data: Mapping[str, object] = interaction.data or {}
+        message, custom_id = interaction.message, data.get("custom_id")
+        if reply.update is None or reply.tone == "error" or message is None or not isinstance(custom_id, str):
             return
-        await deferred[0]
-        await interaction.followup.send(embeds=out.embeds, ephemeral=private, **extra)
+        if interaction.type is not discord.InteractionType.component or custom_id not in _custom_ids(message):
+            return
+        out = render.render(reply.update, source=None, shareable=False, guild=render.home_guild(custom_id))
+        try:
+            await message.edit(embeds=out.embeds, view=out.view, allowed_mentions=discord.AllowedMentions.none())
+        except discord.HTTPException as exc:
+            log.warning("cannot update message %s in channel %s: %s", message.id, message.channel.id, exc)
 
     async def failed(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         """The tree could not run a command: say so rather than leave "The application did not respond"."""

@@ -38,6 +38,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack_bot import manifest as slack_manifest
+from adapters.slack_bot.pool import SlackPoolSource
 from adapters.slack_bot.posting import SlackTipPoster
 from adapters.slack_bot.send import Sender, retry_handlers
 from adapters.slack_bot.settings import SlackSettings, load_settings
@@ -108,6 +109,8 @@ class SlackPlatform:
         # Daily tips: ``careerbot run`` hands this to the scheduler (adapters.runner.run_tips). One
         # bot token serves every team this app is installed in (an org-wide install spans several).
         self.poster = SlackTipPoster(token_for=lambda team: token, base_url=settings.slack_api_url)
+        # Mentoring pools checked before each round (adapters.runner.run_pools), with the poster's clients.
+        self.pool = SlackPoolSource(self.poster.client)
         self.adapter.register(self.app)
         self.started = asyncio.Event()
         self._runner: web.AppRunner | None = None

@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from adapters.slack_bot.render import plain
-from bot.forms import Form, FormField
+from bot.forms import FieldValue, Form, FormField
 from bot.knowledge.kb import KnowledgeBase
 from bot.knowledge.schema import as_kinds
 
@@ -69,31 +70,43 @@ def _text(text: str, limit: int) -> dict[str, Any]:
     return {"type": "plain_text", "text": plain(text, limit)}
 
 
-def element(form: Form, field: FormField) -> dict[str, Any]:
-    """The input element of one field."""
+def _option(value: str, label: str) -> dict[str, Any]:
+    return {"text": _text(label or value, OPTION_TEXT_MAX), "value": value}
+
+
+def element(form: Form, field: FormField, current: FieldValue | None = None) -> dict[str, Any]:
+    """The input element of one field, showing ``current`` (the member's value) if given: a
+    select's ``initial_option`` (one of its options, exactly), a multi select's ``initial_options``
+    (each within Slack's 75-character text and 150-character value), a text's ``initial_value``."""
     out: dict[str, Any]
     if field.kind == "select":
-        out = {
-            "type": "static_select",
-            "options": [
-                {"text": _text(label, OPTION_TEXT_MAX), "value": value[:OPTION_VALUE_MAX]}
-                for value, label in field.choices
-            ],
-        }
+        options = [_option(value[:OPTION_VALUE_MAX], label) for value, label in field.choices]
+        out = {"type": "static_select", "options": options}
+        picked = {v for v, _ in current.chosen} if current is not None else set()
+        initial = next((o for o in options if o["value"] in picked), None)
+        if initial is not None:
+            out["initial_option"] = initial
     elif field.kind == "multi_select":
         out = {"type": "multi_external_select", "min_query_length": 1, "max_selected_items": field.max_items}
+        chosen = [(v, label) for v, label in current.chosen if len(v) <= OPTION_VALUE_MAX] if current else []
+        if chosen:
+            out["initial_options"] = [_option(v, label) for v, label in chosen[: field.max_items]]
     else:
         out = {"type": "plain_text_input", "max_length": field.max_length}
         if field.kind == "paragraph":
             out["multiline"] = True
+        if current is not None and current.text and len(current.text) <= field.max_length:
+            out["initial_value"] = current.text
     out["action_id"] = action_id(form, field)
     if field.placeholder:
         out["placeholder"] = _text(field.placeholder, PLACEHOLDER_MAX)
     return out
 
 
-def view(form: Form, private_metadata: str) -> dict[str, Any]:
-    """The form as a modal view (``views.open``)."""
+def view(form: Form, private_metadata: str, values: Sequence[FieldValue] = ()) -> dict[str, Any]:
+    """The form as a modal view (``views.open``), filled in with ``values`` (the core's
+    :attr:`~bot.reply.Reply.form_values`) when given."""
+    current = {v.name: v for v in values}
     return {
         "type": "modal",
         "callback_id": callback_id(form),
@@ -107,7 +120,7 @@ def view(form: Form, private_metadata: str) -> dict[str, Any]:
                 "block_id": field.name,
                 "label": _text(field.label, 2000),
                 "optional": not field.required,
-                "element": element(form, field),
+                "element": element(form, field, current.get(field.name)),
             }
             for field in form.fields
         ],
@@ -124,11 +137,15 @@ def notice(title: str, text: str) -> dict[str, Any]:
     }
 
 
-def values(form: Form, state: Any) -> dict[str, str] | None:
-    """The submitted values by field name (multi selects joined with commas; empty fields left out),
-    from a view's ``state.values``; None when a block or action is not one of this form's."""
+def values(form: Form, state: Any, blocks: Any = None) -> dict[str, str] | None:
+    """The submitted values by field name (multi selects joined with commas), from a view's
+    ``state.values``; None when a block or action is not one of this form's. An empty field is
+    left out (the command keeps what the profile had), unless the view showed it filled in
+    (``blocks``, the submitted view's own, say so): the member emptied it, so it is sent as ``""``
+    and clears an optional field (a bio); the core refuses an empty required one."""
     if not isinstance(state, dict):
         return None
+    shown = _filled_in(blocks)
     out: dict[str, str] = {}
     for block_id, actions in state.items():
         field = form.field(str(block_id))
@@ -149,7 +166,23 @@ def values(form: Form, state: Any) -> dict[str, str] | None:
             value = str(got.get("value") or "")
         if value.strip():
             out[field.name] = value
+        elif field.name in shown:
+            out[field.name] = ""
     return out
+
+
+def _filled_in(blocks: Any) -> set[str]:
+    """The block ids of a view's inputs that opened with a value (``initial_*``)."""
+    if not isinstance(blocks, list):
+        return set()
+    initial = ("initial_value", "initial_option", "initial_options")
+    return {
+        str(block.get("block_id"))
+        for block in blocks
+        if isinstance(block, dict)
+        and isinstance(block.get("element"), dict)
+        and any(block["element"].get(key) for key in initial)
+    }
 
 
 def suggestions(kb: KnowledgeBase, field: FormField, query: str) -> list[dict[str, Any]]:
@@ -163,5 +196,5 @@ def suggestions(kb: KnowledgeBase, field: FormField, query: str) -> list[dict[st
         kind = next((k for k in kinds if entry_id in kb.entries.get(k, {})), None)
         value = f"{kind}:{entry_id}" if kind else entry_id
         if len(value) <= OPTION_VALUE_MAX:
-            out.append({"text": _text(label or entry_id, OPTION_TEXT_MAX), "value": value})
+            out.append(_option(value, label or entry_id))
     return out

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from adapters.slack_bot import home
 from adapters.slack_bot.logs import http_log
 
 #: The base logger handed to Bolt (its middleware loggers copy its filters).
@@ -58,6 +59,9 @@ _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 FORM_FIELDS_MAX = 100
 #: Longest list (of actions, of authorizations) in a payload.
 LIST_MAX = 25
+#: Slack's limits on a message: its blocks, and a button's value.
+MESSAGE_BLOCKS_MAX = 50
+BUTTON_VALUE_MAX = 2000
 #: Slack's limit for ``action_id`` and ``block_id``.
 ID_MAX = 255
 
@@ -150,9 +154,23 @@ _VIEW_SUBMISSION: Spec = _INTERACTION | {
         "type": str,
         "callback_id": _ID,
         "private_metadata": (str, 3000),
+        "external_id": _ID,  # a modal the Home tab opened (adapters.slack_bot.home)
         "hash": str,
         "app_id": str,
         "bot_id": str,
+        # which inputs opened filled in (an emptied one then clears its field)
+        "blocks": [
+            {
+                "type": str,
+                "block_id": _ID,
+                "element": {
+                    "type": str,
+                    "initial_value": str,
+                    "initial_option": {"value": str},
+                    "initial_options": [{"value": str}],
+                },
+            }
+        ],
     },
 }
 #: A view's ``state.values``: blocks by id, each with its input's state by action id.
@@ -179,12 +197,12 @@ _EVENT_CALLBACK: Spec = {
         name: str
         for name in (
             "type", "subtype", "user", "text", "ts", "thread_ts", "event_ts", "channel", "channel_type",
-            "bot_id", "team",
+            "bot_id", "team", "tab",
         )
     } | {"tokens": {"bot": [_ID]}},  # tokens_revoked: the bot users whose tokens went (user tokens are not read)
 }  # fmt: skip
 #: Event types careerbot listens to; other events are acknowledged and ignored.
-EVENT_TYPES = ("app_mention", "message", "app_uninstalled", "tokens_revoked")
+EVENT_TYPES = ("app_mention", "message", "app_uninstalled", "tokens_revoked", *home.EVENTS)
 
 
 def _pick(value: Any, spec: Spec, path: str) -> Any:
@@ -227,6 +245,8 @@ def clean_payload(data: dict[str, Any]) -> dict[str, Any] | None:
         actions = payload.get("actions") or []
         if not actions or not all("action_id" in action for action in actions):
             raise Refused(200, "actions has no action with an action_id")
+        if "message" in data:
+            payload["message"] = _buttons_of(data["message"])
         return dict(payload)
     if kind == "block_suggestion":
         payload = _pick(data, _BLOCK_SUGGESTION, "")
@@ -249,6 +269,21 @@ def clean_payload(data: dict[str, Any]) -> dict[str, Any] | None:
             raise Refused(200, "an event careerbot does not listen to")
         return dict(payload)
     raise Refused(200, "a payload type careerbot does not handle")
+
+
+def _buttons_of(message: Any) -> dict[str, Any]:
+    """The message holding a pressed button, reduced to its buttons' values in one ``actions``
+    block (a check-in is edited in place only when the button pressed is on it). Whatever its shape,
+    never a refusal: a press must work on any message; an odd one just holds no buttons."""
+    values: list[dict[str, str]] = []
+    blocks = message.get("blocks") if isinstance(message, dict) else None
+    for block in blocks[:MESSAGE_BLOCKS_MAX] if isinstance(blocks, list) else ():
+        elements = block.get("elements") if isinstance(block, dict) and block.get("type") == "actions" else None
+        for element in elements[:LIST_MAX] if isinstance(elements, list) else ():
+            value = element.get("value") if isinstance(element, dict) else None
+            if isinstance(value, str) and len(value) <= BUTTON_VALUE_MAX:
+                values.append({"type": "button", "value": value})
+    return {"blocks": [{"type": "actions", "elements": values}]}
 
 
 def _state(state: Any) -> dict[str, dict[str, Any]]:

@@ -29,7 +29,7 @@ import os
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Coroutine, Hashable
+from collections.abc import Awaitable, Coroutine, Hashable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -38,7 +38,7 @@ from slack_bolt.async_app import AsyncApp
 from adapters import buttons
 
 #: The base logger handed to Bolt (its middleware loggers copy its filters).
-from adapters.slack_bot import forms
+from adapters.slack_bot import forms, home
 from adapters.slack_bot.flow import (
     AdminCache,
     AnswerCache,
@@ -54,7 +54,7 @@ from adapters.slack_bot.render import MORE_ID, Message, Picker, parse_more, pars
 from adapters.slack_bot.send import Sender
 from bot.commands import Invocation
 from bot.core import Core
-from bot.forms import Form
+from bot.forms import FieldValue, Form
 from bot.knowledge.kb import KnowledgeBase
 from bot.knowledge.present import KIND_LABEL
 from bot.knowledge.schema import as_kinds
@@ -72,6 +72,31 @@ OPTION_VALUE_MAX = 150
 #: The umbrella command (``/career tips subscribe``) and its option naming the command it runs.
 UMBRELLA = ("career", "command")
 FORM_GONE = "This form can no longer be sent. Run the command again to open a new one."
+
+
+def pressed_message(body: dict[str, Any], action: dict[str, Any]) -> tuple[str, str] | None:
+    """``(channel, ts)`` of the message holding a pressed button, when it is one ``chat.update`` can
+    edit (in a conversation, not ephemeral) and the button pressed is really on it (when the payload
+    carries the message); else None, and no message is edited."""
+    container = body.get("container")
+    if not isinstance(container, dict) or container.get("type") != "message" or container.get("is_ephemeral"):
+        return None
+    channel, ts = container.get("channel_id"), container.get("message_ts")
+    if not isinstance(channel, str) or not isinstance(ts, str) or not channel or not ts:
+        return None
+    message = body.get("message")
+    if isinstance(message, dict) and isinstance(message.get("blocks"), list):
+        value = action.get("value")
+        held = [
+            element.get("value")
+            for block in message["blocks"]
+            if isinstance(block, dict) and block.get("type") == "actions" and isinstance(block.get("elements"), list)
+            for element in block["elements"]
+            if isinstance(element, dict)
+        ]
+        if value not in held:
+            return None
+    return channel, ts
 
 
 def form_errors(form: Form, kb: KnowledgeBase, values: dict[str, str]) -> dict[str, str]:
@@ -111,6 +136,8 @@ class SlackAdapter:
         app.event("message")(self.on_message)
         app.event("app_uninstalled")(self.on_uninstalled)
         app.event("tokens_revoked")(self.on_tokens_revoked)
+        self.home = home.HomeTab(self)  # the App Home tab and onboarding (app_home_opened, member_joined_channel)
+        self.home.register(app)
 
     # -------------------------------------------------------------- translation
 
@@ -146,12 +173,19 @@ class SlackAdapter:
         return invocation, (invocation.command, options, invocation.text, invocation.admin, public)
 
     async def compute(
-        self, invocation: Invocation, key: Hashable, *, public: bool, body: dict[str, Any] | None = None
+        self,
+        invocation: Invocation,
+        key: Hashable,
+        *,
+        public: bool,
+        body: dict[str, Any] | None = None,
+        edits: list[Message] | None = None,
     ) -> list[Message]:
         """Ask the core and render; remember the pages when the core says the answer is pure (it
         depends only on the options and the knowledge: never a tip, never a tenant's /tips list) and
         is not an error, for as long as the knowledge is the same. An admin command's answer depends
-        on who asks, so it is never remembered."""
+        on who asks, so it is never remembered. ``edits``: where to put the rendered
+        :attr:`~bot.reply.Reply.update` (the message whose button was pressed, as it should now read)."""
         kb = self.core.kb
         checked = self.runs_admin_command(invocation)
         if checked:
@@ -159,9 +193,12 @@ class SlackAdapter:
         reply = await self.core.answer(invocation)
         form = FORMS.get(str(reply.extra.get("form", ""))) if body is not None and reply.tone != "error" else None
         if form is not None and body is not None and body.get("trigger_id"):
-            self.background(self.open_form(form, invocation, str(body["trigger_id"])))  # Slack's 3 s start now
+            opening = self.open_form(form, invocation, str(body["trigger_id"]), reply.form_values)
+            self.background(opening)  # Slack's 3 s start now
+        if edits is not None and reply.update is not None and reply.tone != "error":
+            edits.append(render(reply.update)[0])  # the pressed message as it should now read
         pages = self.pages(invocation, reply, public=public)
-        if reply.tone != "error" and self.core.cacheable(invocation) and not checked:
+        if reply.tone != "error" and self.core.cacheable(invocation) and not checked and reply.update is None:
             self.cache.put(kb, key, pages)
         return pages
 
@@ -191,10 +228,12 @@ class SlackAdapter:
         self.admins.put(key, admin)
         return admin
 
-    async def answer(self, text: str, body: dict[str, Any], *, public: bool) -> list[Message]:
+    async def answer(
+        self, text: str, body: dict[str, Any], *, public: bool, edits: list[Message] | None = None
+    ) -> list[Message]:
         invocation, key = self.invocation(text, body, public=public)
         cached = self.cache.get(self.core.kb, key)
-        return cached if cached is not None else await self.compute(invocation, key, public=public)
+        return cached if cached is not None else await self.compute(invocation, key, public=public, edits=edits)
 
     # -------------------------------------------------------------- listeners
     # Bolt runs with process_before_response=True: its HTTP answer goes out when a listener returns
@@ -243,9 +282,11 @@ class SlackAdapter:
     async def follow_up(self, answering: Awaitable[list[Message]], body: dict[str, Any]) -> None:
         await self.reply_privately(body, (await answering)[0])
 
-    def later(self, text: str, body: dict[str, Any], deliver: Deliver, *, public: bool) -> None:
+    def later(
+        self, text: str, body: dict[str, Any], deliver: Deliver, *, public: bool, edits: list[Message] | None = None
+    ) -> None:
         """Answer ``text`` after the ack, through the :class:`AnswerQueue`."""
-        self.answers.put(lambda: self.answer(text, body, public=public), deliver)
+        self.answers.put(lambda: self.answer(text, body, public=public, edits=edits), deliver)
 
     async def on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
@@ -269,11 +310,16 @@ class SlackAdapter:
             log.info("slack: ignored a More button without a valid page number")
             return
         page = more or 1
+        pressed = pressed_message(body, action) if more is None else None
+        edits: list[Message] = []
 
         async def reply(pages: Pages) -> None:
+            if pressed is not None and edits:  # a check-in: its message shows how many answered
+                channel, ts = pressed
+                await self.sender.call("chat.update", channel=channel, ts=ts, **edits[0].payload())
             await self.reply_privately(body, pages[min(page, len(pages)) - 1])
 
-        self.later(command, body, reply, public=False)
+        self.later(command, body, reply, public=False, edits=edits if pressed is not None else None)
 
     async def on_pick(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
@@ -297,11 +343,13 @@ class SlackAdapter:
 
     # -------------------------------------------------------------- forms (modals)
 
-    async def open_form(self, form: Form, invocation: Invocation, trigger_id: str) -> None:
-        """Open ``form`` as a modal; if Slack refuses (an expired trigger), the reply already says
-        how to type the command instead."""
+    async def open_form(
+        self, form: Form, invocation: Invocation, trigger_id: str, values: Sequence[FieldValue] = ()
+    ) -> None:
+        """Open ``form`` as a modal, filled in with ``values`` (the member's current profile); if
+        Slack refuses (an expired trigger), the reply already says how to type the command instead."""
         where = forms.metadata(self.form_key, invocation.tenant, invocation.user, invocation.channel, form)
-        await self.sender.call("views.open", trigger_id=trigger_id, view=forms.view(form, where))
+        await self.sender.call("views.open", trigger_id=trigger_id, view=forms.view(form, where, values))
 
     async def on_form_options(self, ack: Any, payload: dict[str, Any]) -> None:
         target = forms.parse_action(str(payload.get("action_id", "")))
@@ -323,7 +371,7 @@ class SlackAdapter:
             return
         channel = forms.channel_of(self.form_key, tenant, user, form, str(view.get("private_metadata", "")))
         state = view.get("state")
-        values = forms.values(form, state.get("values") if isinstance(state, dict) else None)
+        values = forms.values(form, state.get("values") if isinstance(state, dict) else None, view.get("blocks"))
         if channel is None or values is None:
             log.info("slack: refused a submission of form %s: %s", form.id, "channel" if channel is None else "fields")
             await ack(response_action="update", view=forms.notice(form.title, FORM_GONE))
@@ -337,7 +385,10 @@ class SlackAdapter:
         invocation = Invocation(
             platform="slack", tenant=tenant, user=user, channel=channel, command=form.command, options=options
         )
-        self.background(self.submit(invocation))
+        if home.opened_from_home(view):  # from the Home tab: the answer is the Home tab published again
+            self.background(self.home.saved(invocation))
+        else:
+            self.background(self.submit(invocation))
 
     async def submit(self, invocation: Invocation) -> None:
         """Run a submitted form's command; the reply ephemeral in its channel, else in a DM."""

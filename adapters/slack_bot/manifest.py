@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from adapters.slack_bot import home
 from bot.commands import Command
 from bot.errors import ConfigError
 
@@ -31,7 +32,8 @@ PREFIX_VARIABLE = "CAREERBOT_COMMAND_PREFIX"
 #: mentoring, opening the group DM of an intro or check-in (``conversations.open``: ``im:write``,
 #: ``mpim:write``) and finding one that landed before a crash (``mpim:history``, ``im:history``).
 #: Events: mentions, DMs, and the app leaving a workspace (``app_uninstalled``, ``tokens_revoked``:
-#: everything stored about it is deleted). docs/slack.md explains each one.
+#: everything stored about it is deleted); the Home tab and onboarding (``app_home_opened``, no scope;
+#: ``member_joined_channel``, with ``channels:read`` / ``groups:read``). docs/slack.md explains each one.
 BOT_SCOPES = [
     "app_mentions:read",
     "channels:history",
@@ -46,7 +48,7 @@ BOT_SCOPES = [
     "mpim:write",
     "users:read",
 ]
-BOT_EVENTS = ["app_mention", "message.im", "app_uninstalled", "tokens_revoked"]
+BOT_EVENTS = ["app_mention", "message.im", "app_uninstalled", "tokens_revoked", *home.EVENTS]
 
 
 def check_prefix(prefix: str, commands: Iterable[Command]) -> str:
@@ -98,7 +100,7 @@ def build_manifest(commands: Iterable[Command], *, prefix: str = "", http_url: s
         "display_information": {"name": APP_NAME, "description": APP_DESCRIPTION, "background_color": "#1d5c63"},
         "features": {
             "app_home": {
-                "home_tab_enabled": False,
+                "home_tab_enabled": True,  # mentoring at a glance (adapters.slack_bot.home)
                 "messages_tab_enabled": True,
                 "messages_tab_read_only_enabled": False,
             },

@@ -286,18 +286,27 @@ def _you(ctx: Context, profile: Profile) -> str:
 
 async def _profile_form(ctx: Context, store: TenantMentoring) -> Reply:
     """``/mentoring profile`` alone: the caller's profile, and the profile form for adapters that can
-    show one (``extra["form"]``: a Slack or Discord modal); elsewhere the reply says how to type it."""
+    show one (``extra["form"]``: a Slack or Discord modal), filled in with the profile as it is
+    (``form_values``); elsewhere the reply says how to type it."""
     from bot.mentoring.forms import PROFILE
 
     program = await _mine(ctx, store)
     profile = await store.profile(program, ctx.invocation.user)
     if profile is None:
         raise CommandError(say.NOT_MEMBER.format(channel=_where(program)))
+    current: dict[str, str | list[tuple[str, str]]] = {
+        "role": profile.role,
+        "knows": [(ref, opt.interest_label(ctx.kb, ref)) for ref in profile.knows],
+        "wants": [(ref, opt.interest_label(ctx.kb, ref)) for ref in profile.wants],
+        "timezone": profile.timezone,
+        "bio": profile.bio or "",
+    }
     return Reply(
         title=PROFILE.title,
         summary=say.PROFILE_FORM.format(channel=_where(program)),
         sections=(Section(heading=_where(program), text=_you(ctx, profile)),),
         extra={"form": PROFILE.id},
+        form_values=PROFILE.filled(current),
     )
 
 
@@ -335,7 +344,16 @@ async def _join(
     kept_text = {"timezone": timezone, "knows": ",".join(knows), "wants": ",".join(wants), "bio": about}
     opt.check_storable("members", stored | kept_text)
     profile, created = await store.join(
-        program, me, role=role, knows=knows, wants=wants, timezone=timezone, bio=about, capacity=capacity, now=now
+        program,
+        me,
+        role=role,
+        knows=knows,
+        wants=wants,
+        timezone=timezone,
+        bio=about,
+        capacity=capacity,
+        now=now,
+        timezone_chosen="timezone" in values,
     )
     if created:
         whom = {"peer": f"a group of {program.settings.group_size}", "mentee": "a mentor"}.get(role)
@@ -434,4 +452,17 @@ async def _checkin(
     check_clock(now)
     if not await store.answer(group, ctx.invocation.user, answer, now):
         raise CommandError(say.NOT_IN_GROUP.format(group=group))
-    return Reply(title=say.ANSWERED_TITLE, summary=say.ANSWERS[answer])
+    return Reply(title=say.ANSWERED_TITLE, summary=say.ANSWERS[answer], update=await _checkin_now(store, group))
+
+
+async def _checkin_now(store: TenantMentoring, group: int) -> Reply | None:
+    """The group's check-in message as it should now read (how many answered; no buttons once
+    everyone has), for the adapters to edit the message whose button was pressed."""
+    from bot.mentoring.intros import checkin_reply
+
+    progress = await store.checkin_progress(group)
+    if progress is None or not progress.total:
+        return None
+    return checkin_reply(
+        group, progress.channel_name, progress.checkin_days, answered=progress.answered, total=progress.total
+    )

@@ -1,6 +1,10 @@
 """The mentoring profile form: declared once here, shown as a Slack modal or a Discord modal by the
 adapters, and checked field by field in the core so a bad submission gets a message on each bad
-field and nothing is stored."""
+field and nothing is stored.
+
+``/mentoring profile`` opens it filled in with the member's profile (:meth:`bot.forms.Form.filled`),
+so what a submission carries is the whole profile: an optional field sent empty (the bio, what you
+know or want to learn) clears it; the role and the time zone are required and cannot be emptied."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from bot.knowledge.kb import KnowledgeBase
 from bot.mentoring import options as opt
 from bot.schedule.rules import parse_zone
 
+REQUIRED = "This field is required."
 ROLE_CHOICES = (("peer", "Peer (coffee chats)"), ("mentee", "Mentee (I want a mentor)"), ("mentor", "Mentor"))
 
 PROFILE = Form(
@@ -21,7 +26,7 @@ PROFILE = Form(
     command="mentoring",
     fixed=(("action", "join"),),
     fields=(
-        FormField(name="role", label="Your role in the program", kind="select", choices=ROLE_CHOICES),
+        FormField(name="role", label="Your role in the program", kind="select", choices=ROLE_CHOICES, required=True),
         FormField(
             name="knows",
             label="What you know",
@@ -38,7 +43,7 @@ PROFILE = Form(
             max_items=opt.INTERESTS_MAX,
             placeholder="DICOM, interoperability, medical devices...",
         ),
-        FormField(name="timezone", label="Time zone", max_length=64, placeholder="Europe/Berlin"),
+        FormField(name="timezone", label="Time zone", max_length=64, placeholder="Europe/Berlin", required=True),
         FormField(
             name="bio",
             label="A short bio (optional)",
@@ -75,6 +80,9 @@ def field_errors(kb: KnowledgeBase, values: Mapping[str, str]) -> dict[str, str]
             errors[name] = "Control characters are not allowed."
             continue
         if not raw.strip():
+            field = PROFILE.field(name)
+            if field is not None and field.required:
+                errors[name] = REQUIRED
             continue
         try:
             check(raw)

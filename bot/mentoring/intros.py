@@ -113,14 +113,30 @@ def note_reply(note: str, channel: str) -> Reply:
     )
 
 
-def checkin_reply(group_id: int, channel: str, days: int) -> Reply:
+CHECKIN_TITLE = "Did you meet?"
+CHECKIN_TEXT = (
+    "It has been {days} days since your intro in the mentoring program of #{channel}. "
+    "Tap one (only you see your answer; it helps the program, and three unanswered check-ins "
+    "pause you)."
+)
+CHECKIN_PROGRESS = "{answered} of {total} answered so far."
+CHECKIN_DONE = (
+    "It has been {days} days since your intro in the mentoring program of #{channel}. "
+    "Everyone answered ({total} of {total}): thank you. Each answer stays private."
+)
+
+
+def checkin_reply(group_id: int, channel: str, days: int, *, answered: int = 0, total: int = 0) -> Reply:
+    """The check-in as first posted (``answered`` 0), or as it reads after ``answered`` of the group's
+    ``total`` members answered: how many, never who nor what; once everyone has, without buttons."""
+    if total and answered >= total:
+        return Reply(title=CHECKIN_TITLE, summary=CHECKIN_DONE.format(days=days, channel=channel, total=total))
+    summary = CHECKIN_TEXT.format(days=days, channel=channel)
+    if answered and total:
+        summary += " " + CHECKIN_PROGRESS.format(answered=answered, total=total)
     return Reply(
-        title="Did you meet?",
-        summary=(
-            f"It has been {days} days since your intro in the mentoring program of #{channel}. "
-            "Tap one (only you see your answer; it helps the program, and three unanswered check-ins "
-            "pause you)."
-        ),
+        title=CHECKIN_TITLE,
+        summary=summary,
         follow_ups=tuple(
             FollowUp(label=label, command=f"/mentoring checkin {word} group:{group_id}") for label, word in ANSWERS
         ),

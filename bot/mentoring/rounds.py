@@ -105,9 +105,10 @@ async def make_round(
         .values(state="active", snooze_until=None, updated_at=stamp)
     )
     silent = await _silence(conn, program)
-    people = [
-        profile_from(r) for r in await conn.execute(select(members).where(mine, members.c.program_id == program.id))
-    ]
+    # Members the platform says are gone (left the channel, deactivated, ...: bot.mentoring.pool) sit
+    # this round out untold, whatever their own state, and come back when seen again.
+    present = and_(mine, members.c.program_id == program.id, members.c.absent.is_(None))
+    people = [profile_from(r) for r in await conn.execute(select(members).where(present))]
     paused = [p for p in people if p.state == "active" and silent.get(p.user_id, 0) >= SILENT_LIMIT]
     if paused:
         await conn.execute(

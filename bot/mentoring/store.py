@@ -95,6 +95,28 @@ class Report:
     """The groups of the last round (ids), then each person left out as a one-tuple."""
 
 
+@dataclass(frozen=True, slots=True)
+class PastGroup:
+    """A group someone was introduced in (its intro was sent), for their home view."""
+
+    group_id: int
+    local_date: str
+    channel: str
+    channel_name: str
+    members: tuple[tuple[str, str], ...]
+    """Everyone in the group, ``(user id, role)``, the person asking included."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinProgress:
+    """Where a group's check-in stands: counts only, never who answered what."""
+
+    answered: int
+    total: int
+    channel_name: str
+    checkin_days: int
+
+
 def split_ids(text: str) -> tuple[str, ...]:
     return tuple(x for x in text.split(",") if x)
 
@@ -268,6 +290,54 @@ class TenantMentoring:
         async with self.store.connect() as conn:
             return int(await conn.scalar(query) or 0)
 
+    async def programs(self, limit: int = 200) -> list[tuple[Program, int]]:
+        """The tenant's programs (ended ones too), each with how many people are in it, by channel name."""
+        count = (
+            select(func.count())
+            .select_from(members)
+            .where(self._mine(members), members.c.program_id == programs.c.id)
+            .correlate(programs)
+            .scalar_subquery()
+        )
+        query = (
+            select(programs, count.label("member_count"))
+            .where(self._mine(programs))
+            .order_by(programs.c.channel_name, programs.c.id)
+            .limit(limit)
+        )
+        async with self.store.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(program_from(row), int(row.member_count or 0)) for row in rows]
+
+    async def past_groups(self, user: str, limit: int = 5) -> list[PastGroup]:
+        """The last ``limit`` groups ``user`` was introduced in (intro sent; not a note to someone
+        left out), newest first, with who was in each."""
+        theirs = select(group_members.c.group_id).where(self._mine(group_members), group_members.c.user_id == user)
+        sent = select(intros.c.group_id).where(self._mine(intros), intros.c.state == "sent")
+        query = (
+            select(groups.c.id, groups.c.local_date, programs.c.channel, programs.c.channel_name)
+            .join(programs, programs.c.id == groups.c.program_id)
+            .where(self._mine(groups), self._mine(programs), groups.c.note.is_(None))
+            .where(groups.c.id.in_(theirs), groups.c.id.in_(sent))
+            .order_by(groups.c.local_date.desc(), groups.c.id.desc())
+            .limit(limit)
+        )
+        async with self.store.connect() as conn:
+            found = (await conn.execute(query)).all()
+            ids = [row.id for row in found]
+            people: dict[int, list[tuple[str, str]]] = {i: [] for i in ids}
+            if ids:
+                rows = await conn.execute(
+                    select(group_members.c.group_id, group_members.c.user_id, group_members.c.role)
+                    .where(self._mine(group_members), group_members.c.group_id.in_(ids))
+                    .order_by(group_members.c.group_id, group_members.c.id)
+                )
+                for row in rows:
+                    people[row.group_id].append((row.user_id, row.role))
+        return [
+            PastGroup(row.id, row.local_date, row.channel, row.channel_name, tuple(people[row.id])) for row in found
+        ]
+
     async def join(
         self,
         program: Program,
@@ -280,9 +350,13 @@ class TenantMentoring:
         bio: str | None,
         capacity: int,
         now: datetime,
+        timezone_chosen: bool = False,
     ) -> tuple[Profile, bool]:
-        """Opt ``user`` in (or update their profile): ``(profile, True)`` when they were not a member."""
-        values = {
+        """Opt ``user`` in (or update their profile): ``(profile, True)`` when they were not a member.
+        ``timezone_chosen``: they gave ``timezone`` themselves, so the pool check
+        (:mod:`bot.mentoring.pool`) never replaces it with the platform's; giving back the zone the
+        profile already had (a prefilled form saved as it was) is not a new choice."""
+        values: dict[str, Any] = {
             "role": role,
             "knows": ",".join(knows),
             "wants": ",".join(wants),
@@ -292,6 +366,8 @@ class TenantMentoring:
             "updated_at": epoch(now),
         }
         existing = await self.profile(program, user)
+        if timezone_chosen and (existing is None or existing.timezone != timezone):
+            values["tz_source"] = "user"
         async with self.store.begin() as conn:
             if existing is None:
                 await conn.execute(
@@ -449,6 +525,25 @@ class TenantMentoring:
                     .values(silent=0)
                 )
         return bool(result.rowcount)
+
+    async def checkin_progress(self, group_id: int) -> CheckinProgress | None:
+        """How many of a group's members answered its check-in (erased people not counted), and
+        what its check-in message names; None for a group this tenant does not have."""
+        gm = group_members
+        query = (
+            select(programs.c.channel_name, programs.c.checkin_days)
+            .join(groups, groups.c.program_id == programs.c.id)
+            .where(self._mine(groups), self._mine(programs), groups.c.id == group_id)
+        )
+        counted = select(func.count(gm.c.id), func.count(gm.c.answer)).where(
+            self._mine(gm), gm.c.group_id == group_id, ~gm.c.user_id.like(f"{FORGOTTEN}-%")
+        )
+        async with self.store.connect() as conn:
+            found = (await conn.execute(query)).first()
+            if found is None:
+                return None
+            total, answered = (await conn.execute(counted)).one()
+        return CheckinProgress(int(answered or 0), int(total or 0), found.channel_name, found.checkin_days)
 
     async def report(self, program: Program) -> Report:
         async with self.store.connect() as conn:

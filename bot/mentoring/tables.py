@@ -16,7 +16,8 @@ from bot.store.engine import Id, metadata
 
 #: One program per channel. kind: ``pairs`` (peer chats) or ``mentor`` (mentors x mentees).
 #: state: active | paused | ended. A round is due every ``every_weeks`` weeks on ``weekday`` at
-#: ``hour``:``minute`` in ``timezone``; ``rounds`` counts the rounds made.
+#: ``hour``:``minute`` in ``timezone``; ``rounds`` counts the rounds made. ``pool_checked``: the
+#: ``next_date`` whose members were last checked against the platform (:mod:`bot.mentoring.pool`).
 programs = Table(
     "mentoring_programs",
     metadata,
@@ -39,6 +40,7 @@ programs = Table(
     Column("rounds", Integer, nullable=False, server_default="0"),
     Column("next_date", String(10), nullable=True),
     Column("next_due_at", BigInteger, nullable=True),
+    Column("pool_checked", String(10), nullable=True),
     Column("created_by", String(64), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
@@ -50,6 +52,10 @@ programs = Table(
 #: comma-separated. state: active | snoozed (until ``snooze_until``, a local date) | paused (after
 #: unanswered check-ins, or by ``/mentoring snooze`` without a date). ``silent``: check-ins in a row
 #: left unanswered. ``last_sat_out``: the last round this person was left out or added to a pair.
+#: ``absent``: why the platform says they cannot be matched now (left the channel, deactivated, a bot,
+#: a guest; None: present), set and cleared by :mod:`bot.mentoring.pool`, never by the member; rounds
+#: skip them whatever their state. ``tz_source``: ``user`` when they gave ``timezone`` themselves,
+#: ``platform`` when the pool check read it from the platform, None for the default at joining.
 members = Table(
     "mentoring_members",
     metadata,
@@ -62,12 +68,14 @@ members = Table(
     Column("knows", String(1000), nullable=False, server_default=""),
     Column("wants", String(1000), nullable=False, server_default=""),
     Column("timezone", String(64), nullable=False),
+    Column("tz_source", String(8), nullable=True),
     Column("bio", String(300), nullable=True),
     Column("capacity", SmallInteger, nullable=False, server_default="1"),
     Column("state", String(8), nullable=False),
     Column("snooze_until", String(10), nullable=True),
     Column("silent", SmallInteger, nullable=False, server_default="0"),
     Column("last_sat_out", Integer, nullable=True),
+    Column("absent", String(16), nullable=True),
     Column("joined_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     UniqueConstraint("program_id", "user_id"),

@@ -6,9 +6,12 @@ Every REST call is recorded (modals the bot opens too: type 9 responses); intera
 autocomplete, button clicks, modal submissions) and messages are dispatched on demand; the next
 matching requests can be answered with 429s or other errors. A channel message repeating a nonce
 with ``enforce_nonce`` gets the first message back, as on Discord.
-Private threads (created, members added, listed as active, their messages read) and DM channels
-work as on Discord; a user can close their DMs (403, code 50007); the bot can be removed from the
-guild (``GUILD_DELETE``). Knows nothing about careerbot: it speaks only Discord's protocol.
+Private threads (created, members added, listed as active, their messages read and edited) and DM
+channels work as on Discord; a user can close their DMs (403, code 50007); the bot can be removed from the
+guild (``GUILD_DELETE``). Members are looked up one by one (:meth:`FakeDiscord.add_member`; anyone
+else is 404 Unknown Member, 10007). Rate limits are optional: :meth:`FakeDiscord.bucket` (per route, with
+``X-RateLimit-*`` headers) and :meth:`FakeDiscord.global_limit`. Knows nothing about careerbot:
+it speaks only Discord's protocol.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import re
 import socket
 import time
@@ -63,6 +67,7 @@ class Call:
     query: dict[str, str]
     body: Any
     status: int = 0
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
 @dataclass
@@ -71,6 +76,43 @@ class RateLimit:
     pattern: re.Pattern[str]
     times: int
     retry_after: float
+
+
+@dataclass
+class Bucket:
+    """A limit as Discord applies one: ``limit`` requests per ``per`` seconds for each major
+    parameter (the pattern's first group, e.g. the channel id; or one for all), in fixed windows that
+    start with the first request after the last one ended."""
+
+    method: str | None
+    pattern: re.Pattern[str]
+    limit: int
+    per: float
+    name: str
+    announce: bool
+    windows: dict[str, tuple[float, int]] = field(default_factory=dict)  # major -> (window end, used)
+
+    def take(self, method: str, path: str) -> tuple[float, dict[str, str]] | None:
+        """None if the request is not in this bucket; else (seconds to wait, 0 if it may go now and
+        then it counts; the headers to answer with)."""
+        found = self.pattern.fullmatch(path) if self.method in (None, method) else None
+        if found is None:
+            return None
+        major = found.group(1) if self.pattern.groups else ""
+        now = time.monotonic()
+        end, used = self.windows.get(major, (0.0, 0))
+        if now >= end:
+            end, used = now + self.per, 0
+        wait = end - now if used >= self.limit else 0.0
+        if not wait:
+            used += 1
+            self.windows[major] = (end, used)
+        if not self.announce:
+            return wait, {}
+        headers = {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(self.limit - used)}
+        after = math.ceil((end - now) * 1000) / 1000  # never before the window ends
+        reset = {"X-RateLimit-Reset-After": f"{after:.3f}", "X-RateLimit-Reset": f"{time.time() + after:.3f}"}
+        return wait, headers | reset | {"X-RateLimit-Bucket": self.name}
 
 
 @dataclass
@@ -110,9 +152,11 @@ class FakeDiscord:
         self._failures: list[Failure] = []
         self.calls: list[Call] = []
         self.messages: dict[str, dict[str, Any]] = {}
+        self.edits: dict[str, list[dict[str, Any]]] = {}  # message id -> its versions before each edit
         self.sessions: list[Session] = []
         self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id -> registered commands
         self._limits: list[RateLimit] = []
+        self._buckets: list[Bucket] = []  # bucket(): per-route limits; global_limit(): the global one
         self._ids = itertools.count(1500000000000000000)
         self._interactions: dict[int, dict[str, Any]] = {}
         self._arrivals: dict[int, asyncio.Future[float]] = {}
@@ -122,6 +166,9 @@ class FakeDiscord:
         self.thread_members: dict[str, list[str]] = {}  # thread id -> user ids added, in order
         self.dm_channels: dict[str, dict[str, Any]] = {}  # user id -> the bot's DM channel with them
         self.dms_closed: set[str] = set()  # users who allow no DMs from server members (50007)
+        # GET /guilds/{guild}/members/{user}: the guild's members by user id (add_member); anyone
+        # else is 404 Unknown Member (10007), as for someone who left the server.
+        self.guild_members: dict[str, dict[str, Any]] = {}
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -144,10 +191,12 @@ class FakeDiscord:
         app.router.add_put(f"{api}/applications/{{app}}/guilds/{{guild}}/commands", self._put_commands)
         app.router.add_post(f"{api}/channels/{{channel}}/messages", self._channel_message)
         app.router.add_get(f"{api}/channels/{{channel}}/messages", self._channel_messages)
+        app.router.add_patch(f"{api}/channels/{{channel}}/messages/{{mid}}", self._edit_message)
         app.router.add_get(f"{api}/channels/{{channel}}", self._channel)
         app.router.add_post(f"{api}/channels/{{channel}}/threads", self._create_thread)
         app.router.add_put(f"{api}/channels/{{channel}}/thread-members/{{user}}", self._add_thread_member)
         app.router.add_get(f"{api}/guilds/{{guild}}/threads/active", self._active_threads)
+        app.router.add_get(f"{api}/guilds/{{guild}}/members/{{user}}", self._guild_member)
         app.router.add_post(f"{api}/users/@me/channels", self._create_dm)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -184,6 +233,21 @@ class FakeDiscord:
     def rate_limit(self, method: str, path_regex: str, *, times: int = 1, retry_after: float = 0.05) -> None:
         """Answer the next ``times`` matching requests with 429 (as Discord's API does, with ``Via``)."""
         self._limits.append(RateLimit(method, re.compile(path_regex), times, retry_after))
+
+    def bucket(
+        self, method: str, path_regex: str, limit: int, per: float, *, name: str = "", announce: bool = True
+    ) -> None:
+        """A per-route limit, as Discord's: ``limit`` requests per ``per`` seconds for each value of
+        the pattern's first group (its major parameter: the channel in ``/channels/(\\d+)/threads``),
+        in fixed windows. Answers carry ``X-RateLimit-Limit/Remaining/Reset-After/Bucket`` (not with
+        ``announce=False``: a limit the client cannot see coming); one over gets 429 with
+        ``retry_after``. Requests and 429s are recorded as calls like any other."""
+        self._buckets.append(Bucket(method, re.compile(path_regex), limit, per, name or path_regex, announce))
+
+    def global_limit(self, limit: int = 50, per: float = 1.0) -> None:
+        """Discord's global limit (50 requests a second for a bot): one over gets 429 with
+        ``global: true`` and no bucket headers."""
+        self._buckets.append(Bucket(None, re.compile(r"/.*"), limit, per, "global", announce=False))
 
     def fail(self, method: str, path_regex: str, status: int, code: int, message: str, *, times: int = 1) -> None:
         """Answer the next ``times`` matching requests with an error, as Discord's API does
@@ -267,6 +331,21 @@ class FakeDiscord:
                 headers |= {"X-RateLimit-Reset-After": str(limit.retry_after), "X-RateLimit-Bucket": "fake"}
                 data = {"message": "You are being rate limited.", "retry_after": limit.retry_after, "global": False}
                 return respond(data, 429, headers)
+        answer_headers: dict[str, str] = {}
+        for limiter in self._buckets if request.path.startswith("/api/") else ():
+            taken = limiter.take(request.method, path)
+            if taken is None:
+                continue
+            wait, headers = taken
+            if wait:
+                call.status = 429
+                await self._record(call)
+                scope = "global" if limiter.name == "global" else "user"
+                headers |= {"Via": "1.1 google", "Retry-After": str(max(1, round(wait))), "X-RateLimit-Scope": scope}
+                headers |= {"X-RateLimit-Global": "true"} if scope == "global" else {}
+                data = {"message": "You are being rate limited.", "retry_after": round(wait, 3)}
+                return respond(data | {"global": scope == "global"}, 429, headers)
+            answer_headers |= headers
         for failure in self._failures:
             if failure.times > 0 and failure.method == request.method and failure.pattern.fullmatch(path):
                 failure.times -= 1
@@ -279,6 +358,7 @@ class FakeDiscord:
             await self._record(call)
             return respond({"message": "401: Unauthorized", "code": 0}, 401)
         response: web.StreamResponse = await handler(request)
+        response.headers.update(answer_headers)
         call.status = response.status
         if request.path.startswith("/api/"):
             await self._record(call)
@@ -383,6 +463,20 @@ class FakeDiscord:
             self.nonces[channel, nonce] = message
         return respond(message)
 
+    async def _edit_message(self, request: web.Request) -> web.Response:
+        """Edit a message of the bot's in a channel, thread or DM: the fields given replace its own
+        (``components: []`` removes its buttons); the old versions are kept in :attr:`edits`."""
+        body = request[BODY] or {}
+        found = self.messages.get(request.match_info["mid"])
+        if found is None or found["channel_id"] != request.match_info["channel"]:
+            return respond({"message": "Unknown Message", "code": 10008}, 404)
+        if found["author"]["id"] != str(BOT_ID):
+            return respond({"message": "Cannot edit a message authored by another user", "code": 50005}, 403)
+        self.edits.setdefault(found["id"], []).append(dict(found))
+        found |= {key: body[key] for key in ("content", "embeds", "components") if key in body}
+        found["edited_timestamp"] = TIMESTAMP
+        return respond(found)
+
     def _guild_channel(self, channel: str) -> dict[str, Any] | None:
         return next((c for c in self.guild["channels"] if c["id"] == channel), None)
 
@@ -445,6 +539,18 @@ class FakeDiscord:
         threads.sort(key=lambda t: int(t["id"]), reverse=True)
         members = [{"id": t["id"], "user_id": str(BOT_ID), "join_timestamp": TIMESTAMP, "flags": 0} for t in threads]
         return respond({"threads": threads, "members": members})
+
+    def add_member(self, user: str | int, *, bot: bool = False, roles: Sequence[str] = ()) -> None:
+        """``user`` is a member of the guild (a bot account with ``bot=True``), for member look-ups."""
+        who = USER | {"id": str(user), "username": f"user{str(user)[-4:]}", "global_name": None, "bot": bot}
+        self.guild_members[str(user)] = MEMBER | {"user": who, "roles": list(roles)}
+
+    async def _guild_member(self, request: web.Request) -> web.Response:
+        """One member of the guild by id (no intent needed on Discord); 404 10007 for anyone else."""
+        found = self.guild_members.get(request.match_info["user"])
+        if request.match_info["guild"] != str(GUILD_ID) or found is None:
+            return respond({"message": "Unknown Member", "code": 10007}, 404)
+        return respond({k: v for k, v in found.items() if k != "permissions"})
 
     async def _create_dm(self, request: web.Request) -> web.Response:
         """The bot's DM channel with a user: the same one every time."""

@@ -64,7 +64,8 @@ TEXT_INPUT_STYLES = (1, 2)  # short, paragraph
 def check_modal(data: dict[str, Any]) -> None:
     """Assert ``data`` (a MODAL response's data) is a modal Discord accepts: a title of 1-45
     characters, a custom_id of 1-100, 1-5 labelled components with labels of 1-45 characters, unique
-    custom_ids of 1-100, text inputs of at most 4,000 characters, selects of 1-25 options."""
+    custom_ids of 1-100, text inputs of at most 4,000 characters (a default within their max_length),
+    selects of 1-25 options (no more defaults than values allowed)."""
     assert 1 <= units(data.get("title") or "") <= 45, data.get("title")
     assert 1 <= len(data.get("custom_id") or "") <= 100, data.get("custom_id")
     components = data.get("components") or []
@@ -79,11 +80,14 @@ def check_modal(data: dict[str, Any]) -> None:
             assert inner["style"] in TEXT_INPUT_STYLES and not inner.get("label"), inner  # the Label holds it
             assert 1 <= int(inner.get("max_length") or 4000) <= 4000, inner
             assert units(inner.get("placeholder") or "") <= 100, inner
+            assert len(inner.get("value") or "") <= int(inner.get("max_length") or 4000), inner  # a default fits
         else:
             assert inner["type"] == 3 and 1 <= len(inner["options"]) <= 25, inner
             assert units(inner.get("placeholder") or "") <= 150, inner
             for option in inner["options"]:
                 assert 1 <= units(option["label"]) <= 100 and 1 <= len(option["value"]) <= 100, option
+            chosen = [o for o in inner["options"] if o.get("default")]
+            assert len(chosen) <= int(inner.get("max_values") or 1), inner
     assert len(ids) == len(set(ids)), "Discord rejects repeated custom_ids"
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import discord
 import pytest
 from sqlalchemy import String, select, update
 
@@ -60,6 +61,7 @@ OUTSIDER: dict[str, Any] = USER | {"id": "1400000000000000099", "username": "mal
 OTHER_GUILD = "1200000000000000777"
 THREADS = r"/channels/\d+/threads"
 IN_CHANNEL = rf"/channels/{CHANNEL_ID}/messages"
+EDITS = r"/channels/\d+/messages/\d+"
 
 
 @dataclass
@@ -235,6 +237,7 @@ async def test_a_check_in_button_records_the_members_answer_also_after_a_restart
     outsider = await press(m, message, "Met", OUTSIDER)  # e.g. a moderator who can see the thread
     assert outsider.ephemeral and say.NOT_IN_GROUP.format(group=checkin.group_id) in outsider.text
     assert await m.snapshot() == before  # nothing written
+    assert not fake.find("PATCH", EDITS, status=None)  # and the check-in is not touched
     answered = await press(m, message, "Met", member)
     check_message(answered.body)
     assert answered.ephemeral and answered.title == say.ANSWERED_TITLE
@@ -242,6 +245,12 @@ async def test_a_check_in_button_records_the_members_answer_also_after_a_restart
     assert {r.user_id: r.answer for r in rows} == {
         r.user_id: ("met" if r.user_id == member["id"] else None) for r in rows
     }
+    # the check-in itself now says how many answered: the same message, edited after the private answer
+    (edit,) = await m.fake.wait_for(lambda: fake.find("PATCH", rf"/channels/{tid}/messages/{message['id']}"))
+    check_message(edit.body)
+    shown = fake.messages[message["id"]]
+    assert f"1 of {len(rows)} answered so far." in text(shown) and member["username"] not in text(shown)
+    assert the_button(shown, "Met") == f"cb:run:/mentoring checkin met group:{checkin.group_id}"  # still pressable
 
 
 # ---------------------------------------------------------------------------- forget-me
@@ -309,6 +318,12 @@ async def test_without_create_private_threads_intros_and_check_ins_go_by_dm(
     assert answered.ephemeral and answered.title == say.ANSWERED_TITLE, answered.text
     (row,) = [r for r in await m.rows(tables.group_members) if r.user_id == member["id"]]
     assert (row.tenant, row.answer) == (str(GUILD_ID), "not_yet")
+    # the member's own DM copy of the check-in is edited; its buttons still name the server
+    (edit,) = await m.fake.wait_for(lambda: fake.find("PATCH", rf"/channels/{checkin['channel_id']}/messages/\d+"))
+    check_message(edit.body)
+    shown = fake.messages[checkin["id"]]
+    assert "1 of " in text(shown) and "answered so far." in text(shown)
+    assert the_button(shown, "Met").startswith(f"cb:dm:{GUILD_ID}:/mentoring checkin met group:")
 
 
 async def test_a_403_on_the_thread_falls_back_to_dms(mentoring: Mentoring) -> None:
@@ -503,3 +518,71 @@ async def test_a_purge_that_fails_is_one_log_line(mentoring: Mentoring, caplog: 
     (line,) = [r for r in caplog.records if "could not be deleted" in r.getMessage()]
     assert line.levelno == logging.ERROR and line.exc_info is None and "\n" not in line.getMessage()
     assert str(GUILD_ID) in line.getMessage() and "disk on fire" in line.getMessage()
+
+
+# ---------------------------------------------------------------------------- the check-in updated in place
+
+
+async def test_the_last_answer_removes_the_buttons_and_a_forged_button_edits_nothing(mentoring: Mentoring) -> None:
+    m, fake = mentoring, mentoring.fake
+    await m.start_program()
+    await m.round(ROUND)
+    await m.round(CHECKIN)
+    sent = [r for r in await m.rows(tables.checkins) if r.state == "sent"]
+    where = {
+        r.group_id: next(tid for tid, posts in m.posts().items() if [p["id"] for p in posts] == [r.message_id])
+        for r in sent
+    }
+    group, other = sent[0].group_id, sent[1].group_id
+    message = fake.channel_messages(where[group])[-1]
+    people = [p for p in PEOPLE if p["id"] in fake.thread_members[where[group]]]
+    stranger = next(p for p in PEOPLE if p["id"] in fake.thread_members[where[other]])
+    assert len(people) in (2, 3)
+
+    # a button of another group's check-in, claimed on this message by someone of that group: the
+    # answer is theirs to give, but this message does not hold that button, so it is not edited
+    forged = f"cb:run:/mentoring checkin met group:{other}"
+    iid = await fake.click(message, forged, user=stranger)
+    assert (await fake.reply(iid))["flags"] & EPHEMERAL
+    await asyncio.sleep(0.2)
+    assert not fake.find("PATCH", EDITS, status=None)
+
+    for count, person in enumerate(people, 1):
+        current = fake.messages[message["id"]]
+        answered = await press(m, current, "Couldn't meet", person)
+        assert answered.ephemeral and answered.title == say.ANSWERED_TITLE
+
+        async def edited(times: int = count) -> bool:
+            return len(fake.edits.get(message["id"], [])) == times
+
+        await until(edited)
+    edits = fake.find("PATCH", EDITS)
+    assert len(edits) == len(people)
+    for edit in edits:
+        check_message(edit.body)
+    shown = fake.messages[message["id"]]
+    assert f"Everyone answered ({len(people)} of {len(people)})" in text(shown)
+    assert shown["components"] == [] and buttons(shown) == {}  # nothing left to press
+    assert all(p["username"] not in text(shown) and p["id"] not in text(shown) for p in people)
+    rows = [r for r in await m.rows(tables.group_members) if r.group_id == group]
+    assert {r.answer for r in rows} == {"no"}
+
+
+async def test_check_in_buttons_are_persistent() -> None:
+    """Stateless and persistent: no timeout, a fixed custom_id that carries the command, and not kept
+    in discord.py's view store (the client's on_interaction answers any of them, after a restart too)."""
+    from bot.mentoring.intros import checkin_reply
+
+    out = render.render(checkin_reply(42, "general", 7), source=None, shareable=False)
+    assert out.view is not None and out.view.timeout is None and out.view.is_finished()
+    ids = [item.custom_id for item in out.view.children if isinstance(item, discord.ui.Button)]
+    assert ids == [
+        "cb:run:/mentoring checkin met group:42",
+        "cb:run:/mentoring checkin not-yet group:42",
+        "cb:run:/mentoring checkin no group:42",
+    ]
+    again = render.render(checkin_reply(42, "general", 7, answered=1, total=2), source=None, shareable=False)
+    assert again.view is not None
+    assert [item.custom_id for item in again.view.children if isinstance(item, discord.ui.Button)] == ids
+    done = render.render(checkin_reply(42, "general", 7, answered=2, total=2), source=None, shareable=False)
+    assert done.view is None

@@ -153,3 +153,70 @@ async def test_a_forged_submission_is_refused_and_stores_nothing(
     assert "Nothing was saved" in sent.text or sent.title == FORM_ERRORS_TITLE
     assert await m.snapshot() == before
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info], caplog.text
+
+
+# ---------------------------------------------------------------------------- filled in with the profile
+
+
+async def opened(m: Mentoring, who: dict[str, Any] = ME) -> dict[str, dict[str, Any]]:
+    """``/mentoring profile`` by ``who``: the modal's inputs by field name."""
+    iid = await m.fake.slash("mentoring", {"action": "profile"}, user=who)
+    body = await m.fake.response(iid)
+    assert body["type"] == 9, body
+    check_modal(body["data"])
+    return {c["component"]["custom_id"]: c["component"] for c in body["data"]["components"]}
+
+
+async def test_the_modal_opens_filled_in_with_the_members_profile(mentoring: Mentoring) -> None:
+    m = mentoring
+    said = await m.user.command("mentoring", as_user=ME, action="profile", timezone="Asia/Tokyo", bio="Hello there")
+    assert said.title == say.UPDATED_TITLE.format(channel="#general"), said.text
+    inner = await opened(m)
+    assert [o["value"] for o in inner["role"]["options"] if o.get("default")] == ["peer"]
+    assert inner["role"]["required"] is True and inner["role"]["min_values"] == 1
+    assert inner["knows"]["value"] == "standard:fhir" and inner["wants"]["value"] == "skill:sql"
+    assert inner["timezone"]["value"] == "Asia/Tokyo" and inner["timezone"]["required"] is True
+    assert inner["bio"]["value"] == "Hello there" and inner["bio"]["required"] is False
+    # submitted as opened, the profile stays exactly as it was
+    kept = await me(m)
+    values = {"role": "peer"} | {k: inner[k]["value"] for k in ("knows", "wants", "timezone", "bio")}
+    sent = await submit(m, filled(**values))
+    assert sent.title == say.UPDATED_TITLE.format(channel="#general"), sent.text
+    row = await me(m)
+    fields = ("role", "knows", "wants", "timezone", "bio", "capacity", "state")
+    assert [getattr(row, f) for f in fields] == [getattr(kept, f) for f in fields]
+
+
+async def test_emptying_the_bio_clears_it_and_an_empty_time_zone_is_refused(mentoring: Mentoring) -> None:
+    m = mentoring
+    await m.user.command("mentoring", as_user=ME, action="profile", bio="Hello there")
+    assert (await me(m)).bio == "Hello there"
+    before = await m.snapshot()
+    refused = await submit(m, filled(role="peer", knows="standard:fhir", wants="", timezone=" ", bio=""))
+    assert refused.title == FORM_ERRORS_TITLE and "Time zone: This field is required." in refused.text
+    assert await m.snapshot() == before
+    sent = await submit(m, filled(role="peer", knows="standard:fhir", wants="", timezone="UTC", bio=""))
+    assert sent.title == say.UPDATED_TITLE.format(channel="#general"), sent.text
+    row = await me(m)
+    assert (row.bio, row.wants, row.knows, row.timezone) == (None, "", "standard:fhir", "UTC")
+    inner = await opened(m)
+    assert "value" not in inner["bio"] and "value" not in inner["wants"]
+
+
+def test_defaults_fit_each_inputs_max_length() -> None:
+    from adapters.discord_bot import forms
+    from bot.forms import FieldValue
+    from bot.mentoring.forms import PROFILE
+
+    many = tuple((f"skill:{'x' * 94}", "X") for _ in range(10))  # the longest values filled() keeps
+    values = (
+        FieldValue(name="knows", text="", chosen=many),
+        FieldValue(name="timezone", text="t" * 65),  # over its max_length: not shown (never cut)
+        FieldValue(name="bio", text="b" * 200),
+    )
+    modal = forms.modal(PROFILE, values)
+    components: list[dict[str, Any]] = modal.to_components()
+    check_modal({"title": modal.title, "custom_id": modal.custom_id, "components": components})
+    inner = {c["component"]["custom_id"]: c["component"] for c in components}
+    assert inner["knows"]["value"] == ", ".join(v for v, _ in many)
+    assert "value" not in inner["timezone"] and len(inner["bio"]["value"]) == 200

@@ -2,7 +2,10 @@
 
 It answers ``auth.test``, ``chat.postMessage``, ``chat.postEphemeral``, ``apps.connections.open``,
 ``users.info``, ``views.open`` (the view recorded in the call; ``fail("views.open", "expired_trigger_id")``
-for an expired trigger), ``conversations.info``, ``conversations.list``, ``conversations.open`` and
+for an expired trigger), ``conversations.members`` (a channel's ``members``, paged with ``cursor``),
+``chat.update`` (a message of a channel's history rewritten in place, its earlier versions in its
+``edits``), ``views.publish`` (a home tab, checked as Slack checks it, kept in
+:attr:`FakeSlack.homes`), ``conversations.info``, ``conversations.list``, ``conversations.open`` and
 ``conversations.history`` under
 ``/api/`` (GET or POST, form or JSON, as slack_sdk sends them), ``response_url`` posts under
 ``/response/{id}``, a Socket Mode websocket at ``/link``, and ``GET /stats`` (:meth:`FakeSlack.summary`).
@@ -31,6 +34,7 @@ without saying who, a user marked ``deleted=True`` (``user_disabled``), ``exists
 Rate limits are optional: ``FakeSlack(limits=Limits())`` allows at most ``per_channel`` posts per
 channel and ``per_workspace`` per workspace in any ``period`` seconds (counted on arrival, Slack's
 1/s and 20/s by default) and answers the next with HTTP 429 and ``Retry-After``; ``FakeSlack()`` has none.
+``Limits(methods=(("conversations.open", 50, 60.0),))`` gives other methods a tier of their own.
 
 Every request is recorded as a :class:`Call`. :meth:`FakeSlack.fail` makes the next calls of a method
 answer ``ok: false`` with a Slack error, another HTTP status (with ``Retry-After``), or a dropped connection.
@@ -91,6 +95,9 @@ class Limits:
     per_channel: int = 1
     per_workspace: int = 20
     period: float = 1.0
+    methods: tuple[tuple[str, int, float], ...] = ()
+    """Other methods' tiers: ``(method, calls, seconds)``, at most ``calls`` per workspace in any
+    ``seconds`` (``("conversations.open", 50, 60.0)``: Tier 3, 50+ a minute), then 429 with ``Retry-After``."""
 
 
 @dataclass
@@ -101,7 +108,8 @@ class ChannelState:
     exists: bool = True
     messages: list[dict[str, Any]] = field(default_factory=list)
     members: tuple[str, ...] = ()
-    """The people of a group DM or DM (``conversations.open``); empty for a channel."""
+    """The people of a group DM or DM (``conversations.open``); for a channel, who
+    ``conversations.members`` lists besides the bot (set with ``channel("C1", members=(...))``)."""
 
 
 class FakeSlack:
@@ -111,6 +119,8 @@ class FakeSlack:
         self.faults: dict[str, list[Fault]] = {}
         self.channels: dict[tuple[str, str], ChannelState] = {}
         self.users: dict[tuple[str, str], dict[str, Any]] = {}
+        self.homes: dict[tuple[str, str], dict[str, Any]] = {}
+        """The home tab last published (``views.publish``) for each ``(team, user)``."""
         self.timezones: dict[tuple[str, str], str] = {}
         """``users.info``'s ``tz`` by ``(team, user)``: the same as ``user(team, user, tz=...)``."""
         self.rate_limited = 0
@@ -195,7 +205,8 @@ class FakeSlack:
 
     def user(self, *where: str, **profile: Any) -> None:
         """Set fields of a user's users.info profile, by ``(team, user)`` or ``user`` of :data:`TEAM_ID`,
-        e.g. ``is_admin=True``, ``tz="Europe/Berlin"``, ``deleted=True`` (disabled), ``is_bot=True``;
+        e.g. ``is_admin=True``, ``tz="Europe/Berlin"``, ``deleted=True`` (disabled), ``is_bot=True``,
+        ``is_restricted=True`` or ``is_ultra_restricted=True`` (guests);
         and two of the fake's own: ``exists=False`` (``user_not_found``) and ``open_error="..."``
         (what ``conversations.open`` answers for any conversation with them)."""
         self.users.setdefault(_where(where), {}).update(profile)
@@ -328,6 +339,9 @@ class FakeSlack:
             response = web.json_response(_error(fault.error or "fatal_error"))
         elif team is None:
             response = web.json_response(_error("not_authed"))
+        elif (wait := self._over_tier(team, method)) is not None:
+            self.rate_limited += 1
+            response = web.json_response(_error("ratelimited"), status=429, headers={"Retry-After": wait})
         elif method == "chat.postMessage":
             response = self._post(team, body)
         else:
@@ -367,6 +381,10 @@ class FakeSlack:
             if not body.get("trigger_id") or not isinstance(view, dict):
                 return _error("invalid_arguments")
             return {"ok": True, "view": {**view, "id": f"V{next(self._ts):09d}"}}
+        if method == "chat.update":
+            return self._update(team, body)
+        if method == "views.publish":
+            return self._publish(team, body)
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link"}
         if method == "users.info":
@@ -375,6 +393,8 @@ class FakeSlack:
             channel = str(body.get("channel", ""))
             state = self._lookup(team, channel)
             return {"ok": True, "channel": _info(channel, state)} if state.exists else _error("channel_not_found")
+        if method == "conversations.members":
+            return self._members(team, body)
         if method == "conversations.list":
             listed = [_info(c, s) for (t, c), s in self.channels.items() if t == team and s.exists]
             return {"ok": True, "channels": listed, "response_metadata": {"next_cursor": ""}}
@@ -413,6 +433,55 @@ class FakeSlack:
             name = "mpdm-" + "--".join(u.lower() for u in users) if prefix == "G" else known.lower()
             self.channels[(team, known)] = ChannelState(name=name, members=tuple(users))
         return {"ok": True, "channel": {"id": known}, "already_open": already}
+
+    def _update(self, team: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``chat.update``: a message in a channel's history gets new text and blocks (``ts`` kept;
+        the old ones in ``edits``); ``channel_not_found`` or ``message_not_found`` as Slack says."""
+        state = self.channels.get((team, str(body.get("channel"))))
+        if state is None or not state.exists:
+            return _error("channel_not_found")
+        found = next((m for m in state.messages if m["ts"] == str(body.get("ts"))), None)
+        if found is None:
+            return _error("message_not_found")
+        blocks = body.get("blocks")
+        found.setdefault("edits", []).append({"text": found["text"], "blocks": found["blocks"]})
+        found["text"] = body.get("text", "")
+        found["blocks"] = json.loads(blocks) if isinstance(blocks, str) else blocks
+        return {"ok": True, "channel": body.get("channel"), "ts": found["ts"], "text": found["text"], "message": found}
+
+    def _publish(self, team: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``views.publish``: a home tab for ``user_id``, refused as Slack refuses one (not a ``home``
+        view, over 100 blocks, a block without a type, no user); the last one per user is kept in
+        :attr:`homes`."""
+        view = body.get("view")
+        view = json.loads(view) if isinstance(view, str) else view
+        user = str(body.get("user_id") or "")
+        if not user:
+            return _error("invalid_arguments")
+        if not isinstance(view, dict) or view.get("type") != "home" or not isinstance(view.get("blocks"), list):
+            return _error("invalid_arguments")
+        if len(view["blocks"]) > 100 or not all(isinstance(b, dict) and b.get("type") for b in view["blocks"]):
+            return _error("invalid_blocks")
+        if self.users.get((team, user), {}).get("exists") is False:
+            return _error("user_not_found")
+        self.homes[(team, user)] = view
+        return {"ok": True, "view": {**view, "id": f"V{next(self._ts):09d}", "team_id": team}}
+
+    def _members(self, team: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``conversations.members``: a channel's ``members`` (and the bot, if it is in it), ``limit``
+        a page (100 by default, at most 1,000), the next page's ``cursor`` in ``response_metadata``."""
+        state = self._lookup(team, str(body.get("channel")))
+        if not state.exists:
+            return _error("channel_not_found")
+        everyone = [*state.members, *([BOT_USER_ID] if state.is_member and BOT_USER_ID not in state.members else [])]
+        cursor = str(body.get("cursor") or "")
+        if cursor and not cursor.startswith("page:"):
+            return _error("invalid_cursor")
+        start = int(cursor.removeprefix("page:") or 0)
+        limit = min(max(int(body.get("limit") or 100), 1), 1000)
+        following = f"page:{start + limit}" if start + limit < len(everyone) else ""
+        page = everyone[start : start + limit]
+        return {"ok": True, "members": page, "response_metadata": {"next_cursor": following}}
 
     def _user_info(self, team: str, user: str) -> dict[str, Any]:
         if not user:
@@ -473,6 +542,22 @@ class FakeSlack:
             return max(w[0] + limits.period - now for w in full)
         workspace.append(now)
         recent.append(now)
+        return None
+
+    def _over_tier(self, team: str, method: str) -> str | None:
+        """``Retry-After`` (whole seconds, as Slack sends it) when a call of ``method`` now would
+        exceed its tier in :attr:`Limits.methods`; else None, and it counts."""
+        tier = next((t for t in self.limits.methods if t[0] == method), None) if self.limits else None
+        if tier is None:
+            return None
+        _, calls, seconds = tier
+        now = time.monotonic()
+        window = self._windows.setdefault((team, method, "tier"), deque())
+        while window and window[0] <= now - seconds:
+            window.popleft()
+        if len(window) >= calls:
+            return str(max(1, math.ceil(window[0] + seconds - now)))
+        window.append(now)
         return None
 
     async def _stats(self, request: web.Request) -> web.Response:

@@ -109,3 +109,60 @@ async def test_profile_alone_shows_the_profile_and_names_the_form(mentoring_bot:
     reply = await mentoring_bot.ask("/mentoring profile", user="U8")
     assert reply.extra == {"form": PROFILE.id} and reply.title == PROFILE.title
     assert "FHIR" in reply.sections[0].text
+
+
+# ------------------------------------------------------------------ the form filled in with the profile
+
+
+async def test_profile_alone_fills_the_form_with_the_members_profile(mentoring_bot: MentoringBot) -> None:
+    await mentoring_bot.ask("/mentoring program create", admin=True, user="UADMIN")
+    await mentoring_bot.ask("/mentoring join knows:fhir,sql wants:dicom timezone:Europe/Berlin bio:Hi there", user="U8")
+    reply = await mentoring_bot.ask("/mentoring profile", user="U8")
+    values = {v.name: v for v in reply.form_values}
+    assert list(values) == ["role", "knows", "wants", "timezone", "bio"]  # the form's order
+    assert values["role"].chosen == (("peer", "Peer (coffee chats)"),) and values["role"].text == "peer"
+    assert values["knows"].text == "standard:fhir,skill:sql"
+    assert [label for _, label in values["knows"].chosen] == [KB.title("standard", "fhir"), KB.title("skill", "sql")]
+    assert values["wants"].text == "standard:dicom"
+    assert (values["timezone"].text, values["bio"].text) == ("Europe/Berlin", "Hi there")
+    assert reply.to_dict()["form_values"][0]["name"] == "role"
+    # submitted unchanged, the form keeps the profile exactly as it was
+    submitted = {name: v.text for name, v in values.items()}
+    assert field_errors(mentoring_bot.core.kb, submitted) == {}
+    saved = await mentoring_bot.options(dict(PROFILE.fixed) | submitted, user="U8")
+    assert saved.tone == "answer", saved.summary
+    again = await mentoring_bot.ask("/mentoring profile", user="U8")
+    assert again.form_values == reply.form_values
+
+
+async def test_an_emptied_optional_field_clears_it_and_a_required_one_is_refused(mentoring_bot: MentoringBot) -> None:
+    await mentoring_bot.ask("/mentoring program create", admin=True, user="UADMIN")
+    await mentoring_bot.ask("/mentoring join knows:fhir wants:sql bio:Something to clear", user="U8")
+    values = {"role": "peer", "knows": "standard:fhir", "wants": "", "timezone": "UTC", "bio": ""}
+    assert field_errors(mentoring_bot.core.kb, values) == {}
+    saved = await mentoring_bot.options(dict(PROFILE.fixed) | values, user="U8")
+    assert saved.tone == "answer", saved.summary
+    filled = {v.name: v.text for v in (await mentoring_bot.ask("/mentoring profile", user="U8")).form_values}
+    assert filled == {"role": "peer", "knows": "standard:fhir", "timezone": "UTC"}  # no bio, nothing wanted
+    for name in ("role", "timezone"):
+        assert PROFILE.field(name).required  # type: ignore[union-attr]
+        assert field_errors(mentoring_bot.core.kb, values | {name: "  "}) == {name: "This field is required."}
+
+
+def test_filled_keeps_only_what_a_field_can_hold_and_submit_back() -> None:
+    long_ref = "skill:" + "x" * 120
+    filled = PROFILE.filled(
+        {
+            "role": "boss",  # not a choice: left out, never shown as another role
+            "knows": [(f"skill:s{i}", f"S{i}") for i in range(30)],
+            "wants": [(long_ref, "Long"), ("standard:fhir", "F" * 200), ("a,b", "comma")],
+            "timezone": "x" * 65,  # over its max_length: left out rather than cut
+            "bio": "",
+        }
+    )
+    values = {v.name: v for v in filled}
+    assert set(values) == {"knows", "wants"}
+    assert len(values["knows"].chosen) == PROFILE.field("knows").max_items  # type: ignore[union-attr]
+    assert values["wants"].chosen == (("standard:fhir", "F" * 75),)
+    with pytest.raises(DeclarationError, match="shoe-size"):
+        PROFILE.filled({"shoe-size": "42"})

@@ -48,6 +48,8 @@ async def test_every_mentoring_statement_filters_on_the_tenant(store: Store) -> 
         "profile": lambda: b.profile(program_b, "U1"),
         "profiles": lambda: b.profiles("U1"),
         "member_count": lambda: b.member_count(program_b),
+        "programs": lambda: b.programs(),  # the Home tab's: an admin's list of the workspace's programs
+        "past_groups": lambda: b.past_groups("U1"),  # the Home tab's: someone's last intros
         "join": lambda: b.join(
             program_b, "U1", role="peer", knows=["skill:sql"], wants=[], timezone="UTC", bio=None, capacity=1, now=NOW
         ),
@@ -56,6 +58,7 @@ async def test_every_mentoring_statement_filters_on_the_tenant(store: Store) -> 
         "blocked_by": lambda: b.blocked_by("U1"),
         "unblock": lambda: b.unblock("U1", "U2"),
         "answer": lambda: b.answer(1, "U1", "met", NOW),
+        "checkin_progress": lambda: b.checkin_progress(1),
         "report": lambda: b.report(program_b),
         "leave": lambda: b.leave(program_b, "U1"),
         "forget": lambda: b.forget("U1"),

@@ -83,7 +83,10 @@ def test_exactly_these_scopes_and_events() -> None:
         "message.im",
         "app_uninstalled",
         "tokens_revoked",
+        "app_home_opened",  # the Home tab (views.publish)
+        "member_joined_channel",  # the onboarding invitation (channels:read, groups:read)
     ]
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
 
 
 def test_http_mode_points_every_request_url_at_the_events_path() -> None:

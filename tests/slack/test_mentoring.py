@@ -19,12 +19,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+from slack_sdk.models.blocks import Block
 from sqlalchemy import String, select
 
 from adapters.runner import serve
 from adapters.slack_bot.app import SlackPlatform, build_platform
 from adapters.slack_bot.http import Refused, clean_payload
 from adapters.slack_bot.posting import SlackTipPoster
+from adapters.slack_bot.render import Message, problems
 from bot.context import Services
 from bot.core import Core
 from bot.knowledge.loader import default_knowledge_dir
@@ -143,6 +145,18 @@ def group_dms(fake: FakeSlack) -> dict[str, tuple[str, ...]]:
 # ---------------------------------------------------------------------------- a whole round
 
 
+def assert_valid_blocks(message: dict[str, Any]) -> None:
+    """The blocks slack_sdk parses back unchanged, within the limits it does not check."""
+    blocks = message["blocks"]
+    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+    for block in blocks:
+        parsed = Block.parse(block)
+        assert parsed is not None, block
+        parsed.validate_json()
+        assert parsed.to_dict() == block
+    assert problems(Message(text=message["text"], blocks=blocks)) == []
+
+
 async def test_a_round_on_slack_intros_in_group_dms_checkins_and_forget_me(mentoring_slack: MentoringSlack) -> None:
     m, fake = mentoring_slack, mentoring_slack.fake
     assert isinstance(m.platform.poster, SlackTipPoster) and m.platform.poster.private_groups
@@ -188,6 +202,12 @@ async def test_a_round_on_slack_intros_in_group_dms_checkins_and_forget_me(mento
     await m.slack.click(checkin, "Met", user={"id": member, "username": "m", "team_id": TEAM_ID}, **in_trio)
     thanks = await m.slack.next_response()
     assert say.ANSWERS["met"] in texts(thanks) and thanks["response_type"] == "ephemeral"
+    # ... and the check-in itself, in place, says how many answered (not who, not what)
+    edited = (await fake.wait_for("chat.update")).body
+    assert (edited["channel"], edited["ts"]) == (trio, checkin["ts"])
+    assert fake.posts(TEAM_ID, trio)[-1]["ts"] == checkin["ts"]  # the same message, no new one
+    assert "1 of 3 answered so far." in texts(fake.posts(TEAM_ID, trio)[-1])
+    assert member not in texts(fake.posts(TEAM_ID, trio)[-1]) and say.ANSWERS["met"] not in texts(edited)
     gm = mentoring_tables.group_members
     async with (await m.store()).connect() as conn:
         answers = {r.user_id: r.answer for r in await conn.execute(select(gm.c.user_id, gm.c.answer))}
@@ -202,6 +222,7 @@ async def test_a_round_on_slack_intros_in_group_dms_checkins_and_forget_me(mento
     group_id = find_button(checkin, "Met")["value"].rpartition("group:")[2]
     assert say.NOT_IN_GROUP.format(group=group_id) in texts(refused)
     assert await m.rows() == before
+    assert len(fake.of("chat.update")) == 1  # the message is not touched
 
     # forget-me: no row of any table holds the member's id any more
     assert member in str(before)
@@ -366,3 +387,124 @@ async def test_without_a_store_removing_the_app_is_one_line(
     assert [r.getMessage() for r in caplog.records if "app_uninstalled" in r.getMessage()] == [
         f"slack: app_uninstalled for workspace {TEAM_ID}, but careerbot has no store here; nothing to delete"
     ]
+
+
+# ---------------------------------------------------------------------------- the check-in updated in place
+
+
+async def checkins_posted(m: MentoringSlack) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    """A round and its check-ins; the trio's group DM, its people and its check-in message."""
+    await m.start_program()
+    await m.join(MEMBERS)
+    m.clock.set(ROUND)
+    await m.all_sent(mentoring_tables.intros, 3)
+    m.clock.set(CHECKIN)
+    await m.all_sent(mentoring_tables.checkins, 3)
+    groups = group_dms(m.fake)
+    trio = next(c for c, people in groups.items() if len(people) == 3)
+    return trio, groups[trio], m.fake.posts(TEAM_ID, trio)[-1]
+
+
+def pressed_on(conversation: str, message: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A press on ``message`` in a group DM, as Slack sends it (with the message itself)."""
+    return {
+        "channel": {"id": conversation, "name": "mpdm"},
+        "container": {
+            "type": "message",
+            "message_ts": message["ts"],
+            "channel_id": conversation,
+            "is_ephemeral": False,
+        },
+        "message": {"type": "message", "ts": message["ts"], "text": message["text"], "blocks": message["blocks"]},
+    } | extra
+
+
+async def test_every_answer_updates_the_check_in_and_the_last_removes_its_buttons(
+    mentoring_slack: MentoringSlack,
+) -> None:
+    m, fake = mentoring_slack, mentoring_slack.fake
+    trio, people, checkin = await checkins_posted(m)
+    assert_valid_blocks(checkin)
+    for count, (person, label) in enumerate(zip(people, ["Met", "Not yet", "Couldn't meet"], strict=True), 1):
+        now = fake.posts(TEAM_ID, trio)[-1]
+        action = {**find_button(now, label), "block_id": "b1", "action_ts": "1.1"}
+        payload = {"type": "block_actions", "actions": [action], "user": {"id": person, "team_id": TEAM_ID}}
+        await m.slack.post(m.slack.interaction(payload | pressed_on(trio, now)))
+        thanks = await m.slack.next_response()
+        assert thanks["response_type"] == "ephemeral" and say.ANSWERED_TITLE in texts(thanks)
+        edited = (await fake.wait_for("chat.update", count)).body
+        assert_valid_blocks(edited)
+        shown = fake.posts(TEAM_ID, trio)[-1]
+        assert shown["ts"] == checkin["ts"] and len(fake.posts(TEAM_ID, trio)) == 2  # intro, check-in
+        assert all(p not in texts(shown) for p in people)
+        if count < 3:
+            assert f"{count} of 3 answered so far." in texts(shown)
+            assert find_button(shown, "Met")["value"] == find_button(checkin, "Met")["value"]
+        else:
+            assert "Everyone answered (3 of 3)" in texts(shown)
+            assert not [b for b in shown["blocks"] if b["type"] == "actions"]  # no buttons left
+    gm = mentoring_tables.group_members
+    async with (await m.store()).connect() as conn:
+        answers = {r.user_id: r.answer for r in await conn.execute(select(gm.c.user_id, gm.c.answer))}
+    assert [answers[p] for p in people] == ["met", "not_yet", "no"]
+
+
+async def test_a_refused_or_forged_press_is_a_private_error_and_leaves_the_check_in_alone(
+    mentoring_slack: MentoringSlack,
+) -> None:
+    m, fake = mentoring_slack, mentoring_slack.fake
+    trio, people, checkin = await checkins_posted(m)
+    outsider = next(u for u in MEMBERS if u not in people)
+    met = find_button(checkin, "Met")
+    group_id = met["value"].rpartition("group:")[2]
+    other_group = fake.posts(TEAM_ID, next(c for c in group_dms(fake) if c != trio))[-1]
+    other_met = find_button(other_group, "Met")["value"]
+    before = await m.rows()
+    presses = [
+        (outsider, met["value"], "not in group"),  # someone else's check-in
+        (people[0], met["value"].replace(f"group:{group_id}", "group:999999"), "not in group 999999"),  # forged group
+        (people[0], met["value"].replace("checkin met", "checkin maybe"), "is not something"),  # forged answer
+    ]
+    for user, value, says in presses:
+        action = {**met, "value": value, "block_id": "b1", "action_ts": "1.1"}
+        payload = {"type": "block_actions", "actions": [action], "user": {"id": user, "team_id": TEAM_ID}}
+        status, _, _ = await m.slack.post(m.slack.interaction(payload | pressed_on(trio, checkin)))
+        assert status == 200
+        refused = await m.slack.next_response()
+        assert refused["response_type"] == "ephemeral" and says in texts(refused), texts(refused)
+    assert await m.rows() == before
+    # a button of another group's check-in, claimed to be on this message: answered, but this message
+    # does not hold that button, so it is not rewritten with the other group's check-in
+    member_there = next(u for u in group_dms(fake)[next(c for c in group_dms(fake) if c != trio)])
+    action = {**met, "value": other_met, "block_id": "b1", "action_ts": "1.1"}
+    payload = {"type": "block_actions", "actions": [action], "user": {"id": member_there, "team_id": TEAM_ID}}
+    await m.slack.post(m.slack.interaction(payload | pressed_on(trio, checkin)))
+    assert say.ANSWERED_TITLE in texts(await m.slack.next_response())
+    await fake.settle(0.2)
+    assert fake.of("chat.update") == []
+    assert fake.posts(TEAM_ID, trio)[-1]["blocks"] == checkin["blocks"]
+
+
+def test_a_press_keeps_only_the_buttons_of_its_message_and_is_never_refused_for_its_shape() -> None:
+    press = {
+        "type": "block_actions",
+        "user": {"id": "U1", "team_id": TEAM_ID},
+        "actions": [{"type": "button", "action_id": "cb_run_0", "value": "cb:run:/mentoring checkin met group:1"}],
+    }
+    blocks: list[Any] = [{"type": "section", "text": {"type": "mrkdwn", "text": "<!channel>"}}] * 45
+    blocks += [
+        {"type": "actions", "elements": [{"type": "button", "value": "cb:run:/a"}, "junk", {"value": 7}]},
+        {"type": "actions", "elements": "junk"},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "x"}]},
+        {"type": "actions", "elements": [{"type": "button", "value": "v" * 3000}]},  # longer than Slack allows
+        "junk",
+    ]
+    cleaned = clean_payload(press | {"message": {"ts": "1.2", "text": "secret words", "blocks": blocks}})
+    assert cleaned is not None
+    assert cleaned["message"] == {
+        "blocks": [{"type": "actions", "elements": [{"type": "button", "value": "cb:run:/a"}]}]
+    }
+    for odd in ("junk", None, {"blocks": "junk"}, {"blocks": [None] * 500}):
+        cleaned = clean_payload(press | {"message": odd})
+        assert cleaned is not None and cleaned["message"] == {"blocks": [{"type": "actions", "elements": []}]}
+    assert "message" not in (clean_payload(press) or {})

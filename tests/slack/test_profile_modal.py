@@ -13,7 +13,7 @@ import pytest
 from slack_sdk.models.views import View
 
 from adapters.slack_bot import forms
-from bot.forms import TEXT_MAX
+from bot.forms import TEXT_MAX, FieldValue
 from bot.mentoring import messages as say
 from bot.mentoring import tables as mentoring_tables
 from bot.mentoring.forms import PROFILE
@@ -293,3 +293,89 @@ async def test_a_forged_submission_is_refused_and_nothing_written(
     assert await m.rows() == before
     assert m.fake.of("chat.postEphemeral") == [] and m.fake.of("chat.postMessage") == []
     assert "Traceback" not in caplog.text
+
+
+# ---------------------------------------------------------------------------- filled in with the profile
+
+
+def test_values_are_shown_within_slacks_limits() -> None:
+    values = (
+        FieldValue(name="role", text="mentor", chosen=(("mentor", "Mentor"),)),
+        FieldValue(
+            name="knows",
+            text="",
+            chosen=(("skill:" + "x" * 160, "Too long a value"), ("standard:fhir", "F" * 120)),
+        ),
+        FieldValue(name="timezone", text="Europe/Berlin"),
+        FieldValue(name="bio", text="b" * 201),  # over the field's max_length: not shown
+    )
+    view = forms.view(PROFILE, "C1:x", values)
+    check_view(view)
+    elements = {b["block_id"]: b["element"] for b in view["blocks"]}
+    assert elements["role"]["initial_option"] in elements["role"]["options"]  # exactly one of its options
+    assert elements["role"]["initial_option"]["value"] == "mentor"
+    (shown,) = elements["knows"]["initial_options"]  # a value over 150 cannot be sent back: left out
+    assert shown["value"] == "standard:fhir" and len(shown["text"]["text"]) <= 75
+    assert "initial_options" not in elements["wants"]
+    assert elements["timezone"]["initial_value"] == "Europe/Berlin"
+    assert "initial_value" not in elements["bio"]
+    unknown_role = forms.view(PROFILE, "C1:x", (FieldValue(name="role", chosen=(("boss", "Boss"),)),))
+    assert "initial_option" not in unknown_role["blocks"][0]["element"]
+
+
+async def test_the_form_opens_filled_in_with_the_members_profile(mentoring_slack: MentoringSlack) -> None:
+    m = mentoring_slack
+    await m.start_program()
+    await m.join([MEMBER])
+    assert "Your mentoring profile" in await m.say("profile timezone:Asia/Tokyo bio:Hello there", MEMBER)
+    await m.slack.command("/mentoring", "profile", user=MEMBER, channel="C1")
+    view = (await m.fake.wait_for("views.open")).body["view"]
+    check_view(view)
+    elements = {b["block_id"]: b["element"] for b in view["blocks"]}
+    assert elements["role"]["initial_option"] == {
+        "text": {"type": "plain_text", "text": "Peer (coffee chats)"},
+        "value": "peer",
+    }
+    assert [o["value"] for o in elements["knows"]["initial_options"]] == ["standard:fhir"]
+    assert "FHIR" in elements["knows"]["initial_options"][0]["text"]["text"]
+    assert [o["value"] for o in elements["wants"]["initial_options"]] == ["skill:sql"]
+    assert elements["timezone"]["initial_value"] == "Asia/Tokyo" and elements["bio"]["initial_value"] == "Hello there"
+    optional = {b["block_id"]: b["optional"] for b in view["blocks"]}
+    assert optional == {"role": False, "knows": True, "wants": True, "timezone": False, "bio": True}
+
+
+async def test_emptying_the_bio_clears_it_and_an_empty_required_field_is_refused(
+    mentoring_slack: MentoringSlack,
+) -> None:
+    m = mentoring_slack
+    await m.start_program()
+    await m.join([MEMBER])
+    await m.say("profile bio:Hello there", MEMBER)
+    await m.slack.command("/mentoring", "profile", user=MEMBER, channel="C1")
+    view = (await m.fake.wait_for("views.open")).body["view"]
+    before = await m.rows()
+    status, answer = await submit(m, view, state(role="peer", knows=["standard:fhir"], timezone=None, bio="Hi"))
+    assert status == 200 and answer == {"response_action": "errors", "errors": {"timezone": "This field is required."}}
+    await m.fake.settle(0.2)
+    assert await m.rows() == before  # refused: nothing written
+    kept = state(role="peer", knows=["standard:fhir"], wants=[], timezone="UTC", bio=None)  # bio and wants emptied
+    status, answer = await submit(m, view, kept)
+    assert status == 200 and answer == {}
+    await m.fake.wait_for("chat.postEphemeral")
+    row = await profile_row(m)
+    assert "Hello there" not in str(row) and "skill:sql" not in str(row) and "standard:fhir" in str(row)
+
+
+async def test_a_form_opened_empty_keeps_what_its_empty_fields_had(mentoring_slack: MentoringSlack) -> None:
+    """A modal shown without the profile (opened elsewhere, or before an upgrade): an empty field there
+    says nothing, so the profile keeps it."""
+    m = mentoring_slack
+    await m.start_program()
+    await m.join([MEMBER])
+    await m.say("profile bio:Hello there", MEMBER)
+    empty = forms.view(PROFILE, forms.metadata(m.platform.adapter.form_key, TEAM_ID, MEMBER, "C1", PROFILE))
+    status, answer = await submit(m, empty, state(role="peer", timezone="UTC", bio=None, knows=[]))
+    assert status == 200 and answer == {}
+    await m.fake.wait_for("chat.postEphemeral")
+    row = str(await profile_row(m))
+    assert "Hello there" in row and "standard:fhir" in row
