@@ -102,12 +102,16 @@ def scaled_tree(source: Path, scale: int, target: Path) -> int:
         for copy in range(scale):
             sfx = "" if copy == 0 else f"-x{copy}"
             for item in items:
-                clone = dict(item)
+                # each copy owns its lists: shared ones would be dumped as YAML aliases, which are limited
+                clone = {k: list(v) if isinstance(v, list) else v for k, v in item.items()}
                 clone["id"] = item["id"] + sfx
                 if copy and "title" in item:
                     clone["title"] = f"{item['title']} (copy {copy})"
-                if copy and "aliases" in item:
-                    clone["aliases"] = [f"{a} copy{copy}" for a in item["aliases"]]
+                if copy and "question" in item:  # a FAQ's wordings, like titles and aliases, must be unique
+                    clone["question"] = f"{item['question']} (copy {copy})"
+                for name in ("aliases", "asked"):
+                    if copy and name in item:
+                        clone[name] = [f"{a} copy{copy}" for a in item[name]]
                 for name in ref_fields[section]:
                     if name in item:
                         clone[name] = [r + sfx for r in item[name]]

@@ -3,18 +3,29 @@ runners-up of a close call."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot import messages
 from bot.context import Context
-from bot.knowledge.kb import Lookup, Match
+from bot.knowledge.kb import KnowledgeBase, Lookup, Match
+from bot.knowledge.loader import normalize
 from bot.knowledge.present import COMMAND_FOR, KIND_LABEL, follow, tip_card
 from bot.knowledge.schema import Kind
 from bot.reply import Field, FollowUp, Link, Ref, Reply, Section
 from bot.safety import one_line
 
 LIST_MAX = 40
+TOPIC_TIPS = 5
+TOPIC_FAQS = 5
+TOPIC_PROJECTS = 5
+COMPARING_WORDS = ("difference", "differences", "vs", "versus", "compare", "compared", "better")
+"""Words of a FAQ question that compares (preferred as a comparison's "in short")."""
+COMPARING_FAQS_MAX = 50
+PROJECT_TOPICS = frozenset({"portfolio", "open-source", "first-job", "career-change", "public-data", "learning"})
+"""Topics where a role's starter projects (from ``/path``) are the next step."""
 COMPLIANCE_FIRST: tuple[Kind, ...] = ("compliance", "standard")
 STANDARD_FIRST: tuple[Kind, ...] = ("standard", "compliance")
 
@@ -33,6 +44,20 @@ def titles(ctx: Context, kind: Kind, ids: list[str]) -> str:
     return ", ".join(ctx.kb.title(kind, i) for i in ids)
 
 
+def short_title(title: str) -> str:
+    """A title without a closing parenthesis: "HL7 FHIR (Fast Healthcare ...)" is "HL7 FHIR"; one in
+    the middle stays ("Electronic Health Record (EHR) Developer")."""
+    if not title.endswith(")") or " (" not in title:
+        return title
+    head = title.rsplit(" (", 1)[0].strip()
+    return head if len(head) >= 2 else title
+
+
+def command_overview(ctx: Context) -> Section:
+    """Every declared command with its usage, from the command table (never written by hand)."""
+    return Section(heading="Commands", text=bullets([f"`{c.usage}`: {c.description}" for c in ctx.registry]))
+
+
 def with_alternatives(reply: Reply, found: Lookup) -> Reply:
     """Offer the runners-up of a close call (or of a full-text guess) before the other follow-ups."""
     if found.best is None or not (found.close_call or found.how == "text") or not found.alternatives:
@@ -41,17 +66,7 @@ def with_alternatives(reply: Reply, found: Lookup) -> Reply:
     names = ", ".join(f.label for f in alts)
     extra = tuple(f for f in reply.follow_ups if f.command not in {a.command for a in alts})
     footer = messages.CLOSE_CALL_FOOTER.format(others=names)
-    return Reply(
-        title=reply.title,
-        summary=reply.summary,
-        sections=reply.sections,
-        fields=reply.fields,
-        links=reply.links,
-        follow_ups=(*alts, *extra),
-        footer=footer,
-        ref=reply.ref,
-        tone=reply.tone,
-    )
+    return replace(reply, follow_ups=(*alts, *extra), footer=footer)
 
 
 def entry_lines(kind: Kind, entries: list[Any]) -> str:
@@ -102,15 +117,6 @@ def not_found(ctx: Context, kind: Kind, query: str) -> Reply:
 
 def card(ctx: Context, match: Match) -> Reply:
     return CARDS[match.kind](ctx, match.entry)
-
-
-async def entity_command(ctx: Context, kind: Kind, query: str | None, empty: Callable[[], Reply]) -> Reply:
-    if not query:
-        return empty()
-    found = ctx.kb.lookup(kind, query)
-    if found.best is None:
-        return not_found(ctx, kind, query)
-    return with_alternatives(card(ctx, found.best), found)
 
 
 # ---------------------------------------------------------------------------- cards
@@ -166,8 +172,34 @@ def software_card(ctx: Context, sw: Any) -> Reply:
     )
 
 
+@dataclass(slots=True)
+class _Links:
+    """Who points at what, built once per knowledge base: roles by the entries they list, FAQs by
+    their refs and tags (a card must not scan a tree of a hundred thousand entries)."""
+
+    roles: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
+    faqs: dict[str, list[Any]] = field(default_factory=dict)
+
+
+_LINKS: weakref.WeakKeyDictionary[KnowledgeBase, _Links] = weakref.WeakKeyDictionary()
+
+
+def _links(kb: KnowledgeBase) -> _Links:
+    links = _LINKS.get(kb)
+    if links is None:
+        links = _LINKS[kb] = _Links()
+        for role in kb.all("role"):
+            for attribute in ("skills", "software", "compliance", "standards"):
+                for entry_id in getattr(role, attribute):
+                    links.roles.setdefault((attribute, entry_id), []).append(role)
+        for faq in kb.all("faq"):
+            for key in dict.fromkeys([*faq.refs, *(f"tag:{t}" for t in faq.tags)]):
+                links.faqs.setdefault(key, []).append(faq)
+    return links
+
+
 def _roles_using(ctx: Context, attribute: str, entry_id: str) -> list[Any]:
-    return [r for r in ctx.kb.all("role") if entry_id in getattr(r, attribute)]
+    return _links(ctx.kb).roles.get((attribute, entry_id), [])
 
 
 def skill_card(ctx: Context, skill: Any) -> Reply:
@@ -253,11 +285,135 @@ def trend_card(ctx: Context, trend: Any) -> Reply:
     )
 
 
+def faqs_about(ctx: Context, kind: Kind, entry_id: str) -> list[Any]:
+    """The FAQs tagged with an entry's id or referring to it (``KIND:ID``)."""
+    links = _links(ctx.kb).faqs
+    return list({id(f): f for f in [*links.get(f"{kind}:{entry_id}", []), *links.get(f"tag:{entry_id}", [])]}.values())
+
+
 def topic_card(ctx: Context, topic: Any) -> Reply:
+    """A topic with content: its most specific tips, the questions people ask about it, and, where
+    they fit, starter projects from the roles' learning paths."""
+    tagged = ctx.kb.tips_tagged(topic.id)
+    tips = sorted(tagged, key=lambda t: (t.tags.index(topic.id), len(t.tags), len(t.text)))[:TOPIC_TIPS]
+    sections = []
+    if tips:
+        sections.append(Section(heading="Tips", text=bullets([t.text for t in tips])))
+    faqs = faqs_about(ctx, "topic", topic.id)[:TOPIC_FAQS]
+    if faqs:
+        sections.append(Section(heading="Questions people ask", text=bullets([f.question for f in faqs])))
+    roles = [r for r in ctx.kb.all("role") if r.projects][:TOPIC_PROJECTS] if topic.id in PROJECT_TOPICS else []
+    if roles:
+        lines = [f"**{short_title(r.title)}**: {r.projects[0]} (`/path {r.id}`)" for r in roles]
+        sections.append(Section(heading="Starter projects", text=bullets(lines)))
     return Reply(
         title=topic.title,
         summary=topic.summary,
-        follow_ups=(FollowUp(label="A tip on this", command=f"/tip {topic.id}"),),
+        sections=tuple(sections),
+        follow_ups=(
+            FollowUp(label="A tip on this", command=f"/tip {topic.id}"),
+            *(FollowUp(label=f"Path: {short_title(r.title)}", command=f"/path {r.id}") for r in roles[:3]),
+        ),
+    )
+
+
+def faq_card(ctx: Context, faq: Any) -> Reply:
+    """A frequently asked question: the answer, its source, and what it refers to as buttons."""
+    targets = [(kind, entry_id) for kind, _, entry_id in (r.partition(":") for r in faq.refs)]
+    entries = [(k, e) for k, i in targets if k in COMMAND_FOR and k != "faq" and (e := ctx.kb.get(k, i)) is not None]
+    related = [e.question for k, i in targets if k == "faq" and (e := ctx.kb.get("faq", i)) is not None]
+    return Reply(
+        title=faq.question,
+        summary=faq.answer,
+        sections=(Section(heading="Related questions", text=bullets(related)),) if related else (),
+        links=(Link(label="Source", url=faq.source),) if faq.source else (),
+        follow_ups=tuple(follow(k, e) for k, e in entries[:8]),
+    )
+
+
+def _who_uses(ctx: Context, kind: Kind, entry: Any) -> str:
+    if kind == "software":
+        return ", ".join(entry.used_by)
+    if kind == "compliance":
+        return str(entry.applies_to)
+    if kind == "role":
+        return "Builds " + titles(ctx, "software", entry.software[:4])
+    attribute = {"standard": "standards", "skill": "skills"}.get(kind)
+    if attribute:
+        roles = _roles_using(ctx, attribute, entry.id)
+        return ", ".join(short_title(r.title) for r in roles[:5]) or "Specialists"
+    if kind == "trend" and entry.roles:
+        return titles(ctx, "role", entry.roles[:5])
+    return "Anyone in healthcare software"
+
+
+def _when_to_learn(ctx: Context, kind: Kind, entry: Any) -> str:
+    if kind == "role":
+        return f"First step: {entry.learning_path[0]}"
+    if kind == "skill":
+        return str(entry.how_to_learn[0])
+    if kind == "trend" and entry.skills:
+        return "Learn " + titles(ctx, "skill", entry.skills[:4])
+    attribute = {"standard": "standards", "compliance": "compliance", "software": "software"}.get(kind)
+    roles = _roles_using(ctx, attribute, entry.id) if attribute else []
+    if roles:
+        paths = ", ".join(f"`/path {r.id}`" for r in roles[:3])
+        return f"Before applying for one of the {len(roles)} roles that use it; it is on the way in {paths}"
+    return "When your work touches it"
+
+
+def _faq_comparing(ctx: Context, a: tuple[Kind, Any], b: tuple[Kind, Any]) -> Any | None:
+    """The FAQ that refers to both entries and names both in its question, if there is one."""
+    both = {f"{a[0]}:{a[1].id}", f"{b[0]}:{b[1].id}"}
+
+    def names(entry: Any) -> set[str]:
+        return {normalize(n) for n in (entry.id, short_title(entry.title), *entry.aliases)}
+
+    found = []
+    candidates = [f for f in _links(ctx.kb).faqs.get(f"{a[0]}:{a[1].id}", []) if both <= set(f.refs)]
+    for faq in candidates[:COMPARING_FAQS_MAX]:
+        question = f" {normalize(faq.question)} "
+        if all(any(f" {n} " in question for n in names(e)) for _, e in (a, b)):
+            compares = any(f" {w} " in question for w in COMPARING_WORDS)
+            found.append((not compares, len(faq.refs), faq))
+    return min(found, key=lambda f: (f[0], f[1]))[2] if found else None
+
+
+def comparison_card(ctx: Context, a: tuple[Kind, str], b: tuple[Kind, str]) -> Reply:
+    """Two entries side by side on what matters: what each is, who uses it, when to learn it."""
+    (ka, ia), (kb_, ib) = a, b
+    ea, eb = ctx.kb.entries[ka][ia], ctx.kb.entries[kb_][ib]
+    na, nb = short_title(ea.title), short_title(eb.title)
+
+    def pair(x: str, y: str) -> str:
+        return bullets([f"**{na}**: {x}", f"**{nb}**: {y}"])
+
+    related = [
+        f"{short_title(x.title)} lists {short_title(y.title)} as related."
+        for x, y in ((ea, eb), (eb, ea))
+        if y.id in getattr(x, "related", ())
+    ]
+    kinds = f"a {KIND_LABEL[ka]} and a {KIND_LABEL[kb_]}" if ka != kb_ else f"two {KIND_LABEL[ka]}s"
+    faq = _faq_comparing(ctx, (ka, ea), (kb_, eb))
+    return Reply(
+        title=f"{na} vs {nb}",
+        summary=f"{na} and {nb} are {kinds}. " + (related[0] if related else "Here they are side by side."),
+        sections=(
+            Section(heading="What it is", text=pair(ea.summary, eb.summary)),
+            Section(heading="Who uses it", text=pair(_who_uses(ctx, ka, ea), _who_uses(ctx, kb_, eb))),
+            Section(heading="When to learn it", text=pair(_when_to_learn(ctx, ka, ea), _when_to_learn(ctx, kb_, eb))),
+            *([Section(heading=faq.question, text=faq.answer)] if faq is not None else []),
+        ),
+        links=(Link(label="Source", url=faq.source),) if faq is not None and faq.source else (),
+        follow_ups=(
+            follow(ka, ea),
+            follow(kb_, eb),
+            *(
+                FollowUp(label=f"A tip on {n}", command=f"/tip {e.id}")
+                for k, e, n in ((ka, ea, na), (kb_, eb, nb))
+                if k != "why"
+            ),
+        ),
     )
 
 

@@ -3,34 +3,42 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 from bot import messages
+from bot.careers import understand
 from bot.careers.cards import (
+    CARDS,
     bullets,
-    card,
-    entity_command,
+    command_overview,
     entry_lines,
     listing,
-    not_found,
     numbered,
     skill_card,
-    with_alternatives,
 )
+from bot.careers.understand import command_lookup
 from bot.commands import Option, Registry, coerce, parse_options
 from bot.context import Context
 from bot.fuzzy import suggest
 from bot.knowledge.present import KIND_LABEL, TIP_TAG_KINDS, follow, ref, tip_card
+from bot.knowledge.schema import Kind
 from bot.reply import MAX_SECTIONS, FollowUp, Ref, Reply, Section
 from bot.safety import one_line
 
 COMMANDS = Registry()
 command = COMMANDS.command
 
-CONFIDENT = ("id", "alias", "fuzzy")
-
 
 # ---------------------------------------------------------------------------- commands
+
+
+async def entity_command(ctx: Context, kind: Kind, query: str | None, empty: Callable[[], Reply]) -> Reply:
+    """``/role``, ``/standard``...: the list without a query, else the entry it names (see
+    :func:`bot.careers.understand.command_lookup` for what happens when it names none)."""
+    if not query:
+        return empty()
+    return command_lookup(ctx, (kind,), query, lambda k, entry: CARDS[k](ctx, entry))
 
 
 @command(
@@ -41,14 +49,13 @@ CONFIDENT = ("id", "alias", "fuzzy")
 )
 async def career(ctx: Context, command: str | None = None) -> Reply:
     if not command:
-        cmds = list(ctx.registry)
         return Reply(
             title="careerbot: find and grow a career in healthcare software",
             summary=(
                 "Ask about roles, the software they build, the skills and regulations that matter, "
                 "and get a daily tip. Ask in plain words too: *what does a telemedicine developer do?*"
             ),
-            sections=(Section(heading="Commands", text=bullets([f"`{c.usage}`: {c.description}" for c in cmds])),),
+            sections=(command_overview(ctx),),
             follow_ups=(
                 FollowUp(label="Roles", command="/role"),
                 FollowUp(label="Skills", command="/skills"),
@@ -125,15 +132,13 @@ async def skills(ctx: Context, role: str | None = None) -> Reply:
                 itertools.islice((follow("skill", s) for s in ctx.kb.all("skill") if s.category == "healthcare"), 10)
             ),
         )
-    as_role = ctx.kb.lookup("role", role)
-    as_skill = ctx.kb.lookup("skill", role)
     # A confident match (id, alias, typo) of either kind beats a full-text guess of either.
-    for found in sorted((as_role, as_skill), key=lambda f: f.how not in CONFIDENT):
-        if found.best is not None:
-            if found.best.kind == "role":
-                return with_alternatives(_skills_for_role(ctx, found.best.entry), found)
-            return with_alternatives(skill_card(ctx, found.best.entry), found)
-    return not_found(ctx, "role", role)
+    return command_lookup(
+        ctx,
+        ("role", "skill"),
+        role,
+        lambda kind, entry: _skills_for_role(ctx, entry) if kind == "role" else skill_card(ctx, entry),
+    )
 
 
 def _skills_for_role(ctx: Context, role: Any) -> Reply:
@@ -278,11 +283,11 @@ async def tip(ctx: Context, topic: str | None = None) -> Reply:
     pure=True,
 )
 async def path(ctx: Context, role: str) -> Reply:
-    found = ctx.kb.lookup("role", role)
-    if found.best is None:
-        return not_found(ctx, "role", role)
-    entry = found.best.entry
-    reply = Reply(
+    return command_lookup(ctx, ("role",), role, lambda kind, entry: _path(ctx, entry))
+
+
+def _path(ctx: Context, entry: Any) -> Reply:
+    return Reply(
         title=f"Path to {entry.title}",
         summary=entry.summary,
         sections=(
@@ -297,7 +302,6 @@ async def path(ctx: Context, role: str) -> Reply:
         ),
         ref=Ref(kind="role", id=entry.id),
     )
-    return with_alternatives(reply, found)
 
 
 @command(
@@ -329,16 +333,8 @@ async def search(ctx: Context, text: str) -> Reply:
 
 
 async def question(ctx: Context, text: str) -> Reply:
-    """Plain words (a mention or a DM): answer with the best match, offering the runners-up."""
+    """Plain words (a mention or a DM): small talk, a comparison, a FAQ, a named entry, or an honest
+    "I only cover careers in healthcare software" (:mod:`bot.careers.understand`)."""
     if not text.strip():
         return Reply(title=messages.EMPTY_QUESTION_TITLE, summary=messages.EMPTY_QUESTION, tone="notice")
-    found = ctx.kb.resolve_any(text)
-    if found.best is None:
-        shown = one_line(text, 80)
-        return Reply(
-            title=messages.NOTHING_FOUND_TITLE.format(query=shown),
-            summary=messages.NOTHING_FOUND,
-            follow_ups=(FollowUp(label="What can you do?", command="/career"),),
-            tone="notice",
-        )
-    return with_alternatives(card(ctx, found.best), found)
+    return understand.answer(ctx, text)

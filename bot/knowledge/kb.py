@@ -12,7 +12,7 @@ import re
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from rapidfuzz import fuzz, process
 
@@ -101,6 +101,10 @@ class KnowledgeBase:
             self._choices[kind] = (list(names), list(names.values()))
             ordered = sorted(names.items(), key=lambda item: len(item[0]))
             self._by_length[kind] = ([len(n) for n, _ in ordered], [n for n, _ in ordered], [i for _, i in ordered])
+        self._asked: dict[str, str] = {}
+        for faq in self.entries.get("faq", {}).values():
+            for wording in (faq.question, *faq.asked):
+                self._asked.setdefault(normalize(wording), faq.id)
         self._tagged: dict[str, list[Any]] = {}
         for tip in self.entries.get("tip", {}).values():
             for tag in tip.tags:
@@ -114,6 +118,30 @@ class KnowledgeBase:
 
     def get(self, kind: Kind, entry_id: str) -> Any | None:
         return self.entries.get(kind, {}).get(entry_id)
+
+    @property
+    def faqs(self) -> list[Any]:
+        """Every FAQ (:class:`~bot.knowledge.schema.Faq`: ``id``, ``question``, ``asked``, ``answer``,
+        ``refs``, ``source``, ``advice``, ``tags``) in file order; ``get("faq", id)`` finds one by id."""
+        return self.all("faq")
+
+    def faq_asked(self, text: str) -> Any | None:
+        """The FAQ whose ``question`` or one of whose ``asked`` wordings is ``text`` once normalized (case,
+        punctuation and spacing folded, as :func:`~bot.knowledge.loader.normalize`), else None. Exact only;
+        looser matching is the caller's (the validator keeps every wording to one FAQ)."""
+        found = self._asked.get(normalize(text))
+        return None if found is None else self.entries["faq"][found]
+
+    def faq_refs(self, faq: Any) -> list[tuple[Kind, Any]]:
+        """The entries a FAQ's ``refs`` (``KIND:ID``) name, in order, as ``(kind, entry)``; a reference
+        whose entry is missing is skipped."""
+        out: list[tuple[Kind, Any]] = []
+        for name, entry_id in faq.ref_targets():
+            kind = cast(Kind, name)
+            entry = self.entries.get(kind, {}).get(entry_id)
+            if entry is not None:
+                out.append((kind, entry))
+        return out
 
     def tips_tagged(self, tag: str) -> list[Any]:
         """The tips tagged with ``tag`` (an id of a role, skill, regulation, standard, trend, ...)."""

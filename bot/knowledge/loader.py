@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any, cast
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from rapidfuzz import fuzz, process
 
 from bot.errors import KnowledgeError, Problem
 from bot.fuzzy import suggest
-from bot.knowledge.schema import MIN_TIPS, REQUIRED_IDS, SECTIONS, Kind, RefTo
+from bot.knowledge.schema import FAQ_REF_KINDS, KINDS, MIN_TIPS, REQUIRED_IDS, SECTIONS, Kind, RefTo
 from bot.knowledge.yamlread import (
     DEFAULT_LIMITS,
     Doc,
@@ -180,8 +181,10 @@ class _Validator:
             for path in files:
                 self._load_file(path)
             self._check_aliases()
+            self._check_faqs()
             if not self.failed:  # with a file unread, any entry might have been in it: no follow-ons
                 self._check_refs()
+                self._check_faq_refs()
                 self._check_required()
         except Stop:
             pass
@@ -300,6 +303,13 @@ class _Validator:
             msg = f"text is {len(err['input'])} characters; the limit is {limit}"
         elif kind in ("string_too_short", "too_short") and isinstance(err.get("input"), str):
             msg = "must not be empty"
+        elif kind == "string_pattern_mismatch" and loc and loc[-1] in ("url", "source"):
+            msg = _bad_url(err["input"])
+        elif kind == "string_pattern_mismatch" and len(loc) == 2 and loc[0] == "refs":
+            msg = (
+                f"{shown(err['input'])} is not a reference; write KIND:ID, e.g. 'role:ehr' "
+                f"(kinds: {', '.join(FAQ_REF_KINDS)})"
+            )
         elif kind == "string_pattern_mismatch" and "url" not in loc:
             msg = f"{shown(err['input'])} is not a valid id (lowercase letters, digits and '-')"
         self.report(problem(doc.path, doc.line(steps), label, msg))
@@ -323,6 +333,52 @@ class _Validator:
                     other = owner.setdefault(key, entry.id)
                     if other != entry.id:
                         self.add(loc, rest, f"{name!r} already names {kind} {other!r}")
+
+    def _check_faqs(self) -> None:
+        """No two FAQs share a wording (question or ``asked``, once normalized), and an answer that
+        states facts names its source."""
+        owner: dict[str, Located] = {}
+        for loc in self.knowledge.entries.get("faq", {}).values():
+            entry = loc.entry
+            wordings = [(("question",), entry.question)] + [(("asked", i), a) for i, a in enumerate(entry.asked)]
+            seen_here: set[str] = set()
+            for rest, text in wordings:
+                key = normalize(text)
+                if not key or key in seen_here:
+                    continue
+                seen_here.add(key)
+                first = owner.setdefault(key, loc)
+                if first is not loc:
+                    where = f"{first.path.name}:{self.docs[first.path].line((first.section, first.index))}"
+                    self.add(
+                        loc,
+                        rest,
+                        f"{shown(text)} is already asked in faq {first.entry.id!r} (at {where}); "
+                        "reword it or keep it in one entry",
+                    )
+            if entry.source is None and not entry.advice:
+                self.add(
+                    loc,
+                    ("source",),
+                    "required unless 'advice: true': link the official page the answer's facts come from, "
+                    "or mark an answer that gives advice only with 'advice: true'",
+                )
+
+    def _check_faq_refs(self) -> None:
+        """Each ``KIND:ID`` in a FAQ's ``refs`` names an entry that exists, with the closest ids when not."""
+        entries = self.knowledge.entries
+        for loc in entries.get("faq", {}).values():
+            for i, (kind, target) in enumerate(loc.entry.ref_targets()):
+                if kind not in FAQ_REF_KINDS:
+                    hint = None if kind in KINDS else suggest(kind, FAQ_REF_KINDS)
+                    what = "a kind a FAQ may refer to" if kind in KINDS else "a kind"
+                    msg = f"{kind!r} is not {what}" + (f"; did you mean {hint!r}?" if hint else "")
+                    self.add(loc, ("refs", i), msg + f" (kinds: {', '.join(FAQ_REF_KINDS)})")
+                elif kind == "faq" and target == loc.entry.id:
+                    self.add(loc, ("refs", i), "a FAQ cannot refer to itself")
+                elif target not in entries.get(cast(Kind, kind), {}):
+                    known = list(entries.get(cast(Kind, kind), {}))
+                    self.add(loc, ("refs", i), f"unknown {kind} {target!r}; {_closest(target, known)}")
 
     def _check_refs(self) -> None:
         entries = self.knowledge.entries
@@ -360,6 +416,28 @@ class _Validator:
         for loc in self.knowledge.entries.get(kind, {}).values():
             return str(loc.path), self.docs[loc.path].line((loc.section,))
         return str(self.directory), 0
+
+
+def _closest(word: str, known: list[str], count: int = 3) -> str:
+    """'did you mean ...?' with up to ``count`` of ``known`` closest to ``word``, or the first few known."""
+    hits = process.extract(word[:100], known, scorer=fuzz.WRatio, score_cutoff=60, limit=count)
+    names = [repr(name) for name, _score, _index in hits]
+    if names:
+        return "did you mean " + (names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}") + "?"
+    if not known:
+        return "there are none"
+    listed = ", ".join(known[:8]) + (", ..." if len(known) > 8 else "")
+    return f"nothing close; known: {listed}"
+
+
+def _bad_url(value: Any) -> str:
+    """Why ``value`` is not a URL we accept, with what to write instead."""
+    text = value if isinstance(value, str) else ""
+    if text.startswith("http://"):
+        return f"{shown(value)} is not a valid URL; use https: {shown('https://' + text[7:])}"
+    if text and "://" not in text and " " not in text.strip() and "." in text:
+        return f"{shown(value)} is not a valid URL; write it in full: {shown('https://' + text.strip())}"
+    return f"{shown(value)} is not a valid URL; write a full https:// address, e.g. 'https://www.hhs.gov/hipaa/'"
 
 
 @contextlib.contextmanager

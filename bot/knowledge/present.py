@@ -31,6 +31,7 @@ KIND_LABEL: dict[Kind, str] = {
     "topic": "topic",
     "why": "reason",
     "tip": "tip",
+    "faq": "question",
 }
 TIP_TAG_KINDS: tuple[Kind, ...] = ("role", "skill", "compliance", "standard", "trend", "software", "topic")
 

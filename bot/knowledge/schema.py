@@ -13,7 +13,7 @@ from typing import Annotated, Literal, cast, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-Kind = Literal["role", "software", "skill", "compliance", "standard", "trend", "tip", "why", "topic"]
+Kind = Literal["role", "software", "skill", "compliance", "standard", "trend", "tip", "why", "topic", "faq"]
 
 #: Kinds a reply's ``ref`` may name.
 KINDS: tuple[Kind, ...] = get_args(Kind)
@@ -33,6 +33,9 @@ REF_KINDS: tuple[Kind, ...] = ("role", "software", "skill", "compliance", "stand
 TIP_MAX = 280
 SUMMARY_MAX = 400
 TEXT_MAX = 600
+ANSWER_MAX = 700
+QUESTION_MAX = 160
+MIN_ASKED = 3
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,9 @@ Summary = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TEXT_MAX)]
 Alias = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
 Url = Annotated[str, StringConstraints(pattern=r"^https://[^\s<>]+$", max_length=300)]
+#: An https address whose host has a dot (``https://hhs`` is refused), as a FAQ's ``source``.
+_SOURCE_URL = r"^https://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(:[0-9]+)?([/?#][^\s<>]*)?$"
+SourceUrl = Annotated[str, StringConstraints(strip_whitespace=True, pattern=_SOURCE_URL, max_length=300)]
 
 
 def refs(*kinds: Kind) -> RefTo:
@@ -130,6 +136,50 @@ class Tip(BaseModel):
     )
 
 
+#: Kinds a FAQ's ``refs`` may name, written ``KIND:ID`` (``role:ehr``, ``standard:fhir``).
+FAQ_REF_KINDS: tuple[Kind, ...] = (
+    "role",
+    "software",
+    "skill",
+    "compliance",
+    "standard",
+    "trend",
+    "topic",
+    "why",
+    "faq",
+)
+
+Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=QUESTION_MAX)]
+Answer = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=ANSWER_MAX)]
+FaqRef = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z]+:[a-z0-9][a-z0-9-]{0,47}$")]
+
+
+class Faq(BaseModel):
+    """One frequently asked question (the ``faq`` section), answered in our own words.
+
+    ``question`` is the canonical wording; ``asked`` the ways people really type it (at least
+    :data:`MIN_ASKED`, matched after :func:`~bot.knowledge.loader.normalize`; no two entries may share a
+    wording). ``refs`` are follow-ups written ``KIND:ID`` (kinds: :data:`FAQ_REF_KINDS`). ``source`` is
+    the official page the answer's facts come from; it is required unless ``advice`` is true, which
+    declares that the answer gives advice or experience only and states no figure, date, law or rule.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Slug
+    question: Question
+    asked: list[Question] = Field(min_length=MIN_ASKED)
+    answer: Answer
+    refs: list[FaqRef] = Field(default_factory=list)
+    source: SourceUrl | None = None
+    advice: bool = False
+    tags: list[Slug] = Field(min_length=1)
+
+    def ref_targets(self) -> list[tuple[str, str]]:
+        """``refs`` as ``(kind, id)`` pairs (the kind unchecked: the validator reports unknown ones)."""
+        return [(kind, entry_id) for kind, _, entry_id in (r.partition(":") for r in self.refs)]
+
+
 #: Top-level YAML key -> (kind, model). A file may hold any number of these sections.
 SECTIONS: dict[str, tuple[Kind, type[BaseModel]]] = {
     "roles": ("role", Role),
@@ -141,6 +191,7 @@ SECTIONS: dict[str, tuple[Kind, type[BaseModel]]] = {
     "why": ("why", Reason),
     "topics": ("topic", Topic),
     "tips": ("tip", Tip),
+    "faq": ("faq", Faq),
 }
 
 KIND_MODELS: dict[Kind, type[BaseModel]] = {kind: model for kind, model in SECTIONS.values()}

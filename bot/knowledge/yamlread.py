@@ -48,29 +48,29 @@ _MESSAGE_MAX = 300
 class Limits:
     """What a knowledge tree may hold. Each limit is checked before the value it bounds is built, so a
     hostile file costs at most these, and each is far above real knowledge. For scale: the shipped tree
-    is 9 files, 173 KB in all, the largest ``tips.yaml`` at 40 KB; it nests 4 levels deep (the file's
+    is 10 files, about 290 KB in all, the largest ``faq.yaml`` at 66 KB; it nests 4 levels deep (the file's
     mapping, a section's list, an entry, a field's list), uses no aliases and has at most 12 keys in a
-    mapping. The benchmark's 100x tree (``bench/core.py``, ~28,500 entries) is 13 MB and 490,000 YAML
-    nodes in all, its largest file ``tips.yaml`` 4.1 MB and 153,000 nodes.
+    mapping. The benchmark's 100x tree (``bench/core.py``, ~42,000 entries) is 27 MB and 835,000 YAML
+    nodes in all, its largest file ``faq.yaml`` 6.4 MB and 188,000 nodes.
     """
 
     file_bytes: int = 16 * 2**20
-    """Bytes in one file (16 MiB, 4x the largest file of the 100x tree). Checked with ``stat`` before
+    """Bytes in one file (16 MiB, 2.5x the largest file of the 100x tree). Checked with ``stat`` before
     the file is read, and the read itself stops there (a file may grow meanwhile)."""
     tree_bytes: int = 64 * 2**20
-    """Bytes in all files together (64 MiB, 5x the 100x tree)."""
+    """Bytes in all files together (64 MiB, 2.4x the 100x tree)."""
     files: int = 1000
-    """``.yaml`` files in the directory (100x today's 9)."""
+    """``.yaml`` files in the directory (100x today's 10)."""
     depth: int = 32
     """Collections nested in one another (8x today's 4). Checked on the event stream, so a file nested
     50,000 deep is refused after its 33rd ``[``, before anything is built that could recurse."""
     nodes: int = 500_000
     """YAML nodes (scalars and collections) in one file, an alias counting as every node it repeats
-    (3x ``tips.yaml`` at 100x). Bounds the time and memory a file costs (at most ~100 MB and ~1.5 s
+    (2.5x ``faq.yaml`` at 100x). Bounds the time and memory a file costs (at most ~100 MB and ~1.5 s
     for the worst shape of nodes), and stops a "billion laughs" alias bomb at the alias that crosses
     it, before anything is expanded."""
     tree_nodes: int = 1_500_000
-    """YAML nodes in all files together, counted the same way (3x the 100x tree)."""
+    """YAML nodes in all files together, counted the same way (1.8x the 100x tree)."""
     aliases: int = 10_000
     """Aliases (``*name``) in one file; the shipped knowledge uses none."""
     keys: int = 1_000

@@ -28,7 +28,7 @@ from adapters.console import chat
 from bench.knowledge_hostile import BILLION_LAUGHS, CASES, Case, make_tree
 from bot.core import Core
 from bot.errors import REPORT_LINE_CHARS, REPORT_PROBLEMS, KnowledgeError
-from bot.knowledge.loader import fingerprint, load
+from bot.knowledge.loader import fingerprint, knowledge_files, load
 from bot.knowledge.yamlread import DEFAULT_LIMITS, Limits
 from bot.reply import Reply
 
@@ -129,7 +129,7 @@ def test_1_deep_nesting_is_refused_on_the_event_stream(tree: Path) -> None:
 
 def test_1_depth_is_a_limit_the_caller_sets(knowledge_dir: Path) -> None:
     found = problems(knowledge_dir, Limits(depth=3))  # the shipped files nest 4 deep
-    assert found[0].endswith(": nested deeper than 3 levels") and len(found) == 9
+    assert found[0].endswith(": nested deeper than 3 levels") and len(found) == len(knowledge_files(knowledge_dir))
 
 
 def test_2_alias_bomb_stops_at_the_alias_that_crosses_the_limit(tree: Path) -> None:
@@ -245,9 +245,12 @@ def test_4_many_unknown_keys_within_the_limit_are_each_reported(tree: Path) -> N
 def test_5_a_file_over_the_size_limit_is_one_short_problem(tree: Path) -> None:
     path = hostile(tree, "zz.yaml", "tips:\n" + "  - {id: NOT-AN-ID, text: x, tags: [nope]}\n" * 2000)
     size = path.stat().st_size
-    assert problems(tree, Limits(file_bytes=60_000)) == [f"{path}:1: file is {size:,} bytes; the limit is 60,000"]
-    assert problems(tree, Limits(tree_bytes=200_000))[0] == (
-        f"{path}:1: the knowledge files hold more than 200,000 bytes together"
+    shipped = [p.stat().st_size for p in knowledge_files(tree) if p != path]  # limits that fit the shipped files
+    limit, total = max(shipped) + 1, sum(shipped) + 1
+    assert size > limit, "the hostile file must be bigger than every shipped file"
+    assert problems(tree, Limits(file_bytes=limit)) == [f"{path}:1: file is {size:,} bytes; the limit is {limit:,}"]
+    assert problems(tree, Limits(tree_bytes=total))[0] == (
+        f"{path}:1: the knowledge files hold more than {total:,} bytes together"
     )
 
 

@@ -114,7 +114,7 @@ def test_schema_problems_are_all_reported_at_once(tree: Path) -> None:
     )
     assert problems(tree) == [
         f"{extra}:1: rols: unknown section 'rols'; did you mean 'roles'? "
-        "(sections: roles, software, skills, compliance, standards, trends, why, topics, tips)",
+        "(sections: roles, software, skills, compliance, standards, trends, why, topics, tips, faq)",
         f"{extra}:4: tips.tip-extra-1.text: text is {TIP_MAX + 1} characters; the limit is {TIP_MAX}",
         f"{extra}:7: tips.tip-extra-2.text: must not be empty",
         f"{extra}:9: tips.tip-extra-3.tags: required field is missing",
