@@ -184,6 +184,12 @@ class DiscordApp:
         if self.client is not None and not self.client.is_closed():
             await self.client.close()
 
+    @property
+    def connected(self) -> bool:
+        """Signed in to the gateway with every shard ready (``/readyz``)."""
+        client = self.client
+        return client is not None and not client.is_closed() and client.is_ready()
+
     # ------------------------------------------------------------------ handlers
 
     async def command(self, interaction: discord.Interaction, name: str, options: dict[str, OptionValue]) -> None:
