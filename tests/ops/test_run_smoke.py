@@ -59,35 +59,89 @@ async def wait_ready(url: str, proc: asyncio.subprocess.Process, timeout: float 
     raise AssertionError(f"{url} did not turn 200 within {timeout} s")
 
 
+def run_env(fake: FakeSlack, postgres_url: str, schema: str, port: int, data: Path) -> dict[str, str]:
+    """The compose ``bot`` service's environment, pointed at this machine (PostgreSQL on 127.0.0.1, a
+    free port, the fake Slack)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_", "CAREERBOT_"))}
+    env |= {k: str(v) for k, v in compose_bot()["environment"].items()}
+    return env | {
+        "CAREERBOT_DATABASE_URL": postgres_url,
+        "CAREERBOT_DATABASE_SCHEMA": schema,
+        "CAREERBOT_HTTP_PORT": str(port),
+        "CAREERBOT_LOG_FORMAT": "json",
+        "CAREERBOT_DATA_DIR": str(data),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": fake.api_url,
+        "PYTHONPATH": str(ROOT),  # this checkout's code, whatever the venv was installed from
+    }
+
+
+async def start(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        *careerbot(), "run", env=env, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+
+
+async def stop(proc: asyncio.subprocess.Process) -> tuple[int, str]:
+    """SIGTERM, then the exit code and stderr (killed after 10 s: the test then fails on the code)."""
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 10)
+        except TimeoutError:
+            proc.kill()
+    _, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, err.decode()
+
+
+async def test_a_retried_event_is_answered_once_across_two_replicas(postgres_url: str, tmp_path: Path) -> None:
+    schema = new_schema()
+    ports = [free_port(), free_port()]
+    async with FakeSlack() as fake:
+        procs = []
+        try:
+            for i, port in enumerate(ports):
+                (tmp_path / str(i)).mkdir()
+                procs.append(
+                    await start(run_env(fake, postgres_url, schema, port, tmp_path / str(i)), tmp_path / str(i))
+                )
+            for proc, port in zip(procs, ports, strict=True):
+                await wait_ready(f"http://127.0.0.1:{port}/readyz", proc)
+            event = {"type": "app_mention", "user": "U1", "text": "<@UBOT> what is fhir", "ts": "7.0", "channel": "C1"}
+            body = json.dumps(
+                {
+                    "team_id": TEAM_ID,
+                    "api_app_id": "A1",
+                    "event": event,
+                    "type": "event_callback",
+                    "event_id": "EvRETRIED1",
+                    "event_time": int(time.time()),
+                    "authorizations": [{"team_id": TEAM_ID, "user_id": "UBOT", "is_bot": True}],
+                }
+            )
+            async with aiohttp.ClientSession() as session:
+                for retry, port in enumerate(ports):  # the first delivery, then Slack's retry to the other
+                    headers = {**sign(body), "Content-Type": "application/json", "X-Slack-Retry-Num": str(retry)}
+                    async with session.post(f"http://127.0.0.1:{port}/slack/events", data=body, headers=headers) as r:
+                        assert r.status == 200
+            await fake.wait_for("chat.postMessage")
+            await asyncio.sleep(1.5)  # time for a second answer, were there one
+            answers = [c for c in fake.of("chat.postMessage") if c.body.get("thread_ts") == "7.0"]
+            assert len(answers) == 1
+        finally:
+            results = [await stop(proc) for proc in procs]
+    assert [code for code, _ in results] == [0, 0], results[0][1][-1500:] + results[1][1][-1500:]
+
+
 async def test_careerbot_run_as_the_compose_service_is_ready_counts_and_stops(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    service = compose_bot()
+    assert compose_bot()["command"] == ["careerbot", "run"]
     port = free_port()
     async with FakeSlack() as fake:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_", "CAREERBOT_"))}
-        env |= {k: str(v) for k, v in service["environment"].items()}
-        env |= {
-            # the compose file's values, pointed at this machine: PostgreSQL on 127.0.0.1, a free port
-            "CAREERBOT_DATABASE_URL": postgres_url,
-            "CAREERBOT_DATABASE_SCHEMA": new_schema(),
-            "CAREERBOT_HTTP_PORT": str(port),
-            "CAREERBOT_LOG_FORMAT": "json",
-            "CAREERBOT_DATA_DIR": str(tmp_path),
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": fake.api_url,
-            "PYTHONPATH": str(ROOT),  # this checkout's code, whatever the venv was installed from
-        }
-        assert service["command"] == ["careerbot", "run"]
-        proc = await asyncio.create_subprocess_exec(
-            *careerbot(),
-            "run",
-            env=env,
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        proc = await start(run_env(fake, postgres_url, new_schema(), port, tmp_path), tmp_path)
         try:
             ready = await wait_ready(f"http://127.0.0.1:{port}/readyz", proc)
             assert ready["checks"] == {"knowledge": "ok", "store": "ok", "slack": "ok"}
@@ -115,22 +169,17 @@ async def test_careerbot_run_as_the_compose_service_is_ready_counts_and_stops(
                 if s.name == "careerbot_commands_total"
             }
             assert counted == {("role", "slack", "ok"): 1.0}
-            started = time.monotonic()
-            proc.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(proc.wait(), 10)
-            took = time.monotonic() - started
         finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-        _, err = await proc.communicate()
-    assert proc.returncode == 0, err.decode()[-2000:]
+            started = time.monotonic()
+            code, err = await stop(proc)
+            took = time.monotonic() - started
+    assert code == 0, err[-2000:]
     assert took < 10
-    lines = [json.loads(line) for line in err.decode().splitlines() if line.strip()]
+    lines = [json.loads(line) for line in err.splitlines() if line.strip()]
     assert any(e["logger"] == "careerbot.requests" and e.get("command") == "role" for e in lines)
     assert any(e["message"] == "stopped" for e in lines)
     assert not any("Traceback" in e.get("error", "") for e in lines)
-    assert BOT_TOKEN not in err.decode() and SECRET not in err.decode()
+    assert BOT_TOKEN not in err and SECRET not in err
 
 
 @pytest.fixture(autouse=True)
