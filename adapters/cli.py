@@ -221,6 +221,20 @@ def run(port: int, force_console: bool, knowledge: Path | None) -> None:
         pass
 
 
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON (for scripts).")
+@knowledge_option
+def doctor(as_json: bool, knowledge: Path | None) -> None:
+    """Check this deployment: knowledge, store, platform tokens, scopes, permissions, clock."""
+    from adapters.doctor import as_json as to_json
+    from adapters.doctor import render, run_checks
+
+    checks = asyncio.run(run_checks(knowledge=knowledge))
+    click.echo(json.dumps(to_json(checks), indent=2) if as_json else render(checks))
+    if not all(c.ok for c in checks):
+        raise SystemExit(1)
+
+
 @main.group()
 def db() -> None:
     """The database: SQLite in CAREERBOT_DATA_DIR, or PostgreSQL at CAREERBOT_DATABASE_URL."""
