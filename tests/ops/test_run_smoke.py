@@ -11,6 +11,7 @@ import signal
 import socket
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -19,10 +20,18 @@ import aiohttp
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
 
+from bot.context import Services, ServiceSettings
+from bot.core import Core
+from bot.knowledge.loader import default_knowledge_dir
+from bot.schedule.clock import FakeClock
+from bot.schedule.tables import tenant_leases
+from bot.store.engine import Store
+from bot.tips.tables import posts
 from tests.fakes.slack import TEAM_ID, FakeSlack
 from tests.slack.conftest import BOT_TOKEN, SECRET, sign
-from tests.tips.conftest import new_schema
+from tests.tips.conftest import MemoryPoster, new_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -180,6 +189,82 @@ async def test_careerbot_run_as_the_compose_service_is_ready_counts_and_stops(
     assert any(e["message"] == "stopped" for e in lines)
     assert not any("Traceback" in e.get("error", "") for e in lines)
     assert BOT_TOKEN not in err and SECRET not in err
+
+
+async def due_tip(postgres_url: str, schema: str) -> None:
+    """A daily tip for the fake workspace's #general, due a minute ago (subscribed yesterday)."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    due = now - timedelta(minutes=1)
+    services = Services(
+        url=postgres_url,
+        schema=schema,
+        environ={},
+        posters={"slack": MemoryPoster()},
+        clock=FakeClock(due - timedelta(hours=12)),
+        settings=ServiceSettings(admins=frozenset({"slack:UADMIN"})),
+    )
+    core = Core(default_knowledge_dir(), services=services)
+    try:
+        reply = await core.ask(
+            f"/tips subscribe time:{due:%H:%M} timezone:UTC days:daily",
+            platform="slack",
+            tenant=TEAM_ID,
+            channel="C1",
+            user="UADMIN",
+            admin=True,
+        )
+        assert reply.tone == "answer", reply.summary
+    finally:
+        await core.aclose()
+
+
+async def leases(postgres_url: str, schema: str) -> tuple[list[str], list[tuple[str, str | None]]]:
+    store = await Store.open(postgres_url, schema=schema, environ={})
+    try:
+        async with store.connect() as conn:
+            held = list((await conn.execute(select(tenant_leases.c.owner))).scalars())
+            jobs = [(r.state, r.owner) for r in await conn.execute(select(posts.c.state, posts.c.owner))]
+    finally:
+        await store.close()
+    return held, jobs
+
+
+async def test_sigterm_hands_a_held_tenant_to_the_next_process_at_once(postgres_url: str, tmp_path: Path) -> None:
+    """The first process is waiting out a 429 (holding the tenant and the tip's claim) when SIGTERM
+    arrives: it exits 0 within 10 s, the lease and the claim are given back, and a second process
+    posts the tip at once rather than after the 60 s lease."""
+    schema = new_schema()
+    await due_tip(postgres_url, schema)
+    async with FakeSlack() as fake:
+        fake.channel("C1", name="general")
+        fake.fail("chat.postMessage", status=429, retry_after=30, times=1)
+        first_data, second_data = tmp_path / "a", tmp_path / "b"
+        first_data.mkdir()
+        second_data.mkdir()
+        first = await start(run_env(fake, postgres_url, schema, free_port(), first_data), first_data)
+        try:
+            began = time.monotonic()  # the 429: then it sleeps 30 s, holding the lease and the claim
+            while not any(c.status == 429 for c in fake.of("chat.postMessage")) and time.monotonic() - began < 60:
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.5)
+            held, jobs = await leases(postgres_url, schema)
+            assert len(held) == 1 and [state for state, _ in jobs] == ["claimed"]
+        finally:
+            started = time.monotonic()
+            code, err = await stop(first)
+            took = time.monotonic() - started
+        assert code == 0 and took < 10, err[-2000:]
+        assert await leases(postgres_url, schema) == ([], [("pending", None)])
+        second = await start(run_env(fake, postgres_url, schema, free_port(), second_data), second_data)
+        try:
+            began = time.monotonic()
+            while not fake.posts(channel="C1") and time.monotonic() - began < 30:
+                await asyncio.sleep(0.2)
+            assert len(fake.posts(channel="C1")) == 1  # posted once, within seconds, not after 60
+        finally:
+            code, err = await stop(second)
+        assert code == 0, err[-2000:]
+    assert (await leases(postgres_url, schema))[1] == [("sent", None)]
 
 
 @pytest.fixture(autouse=True)
