@@ -35,6 +35,7 @@ from adapters.discord_bot.commands import (
     sync_commands,
 )
 from adapters.discord_bot.posting import DiscordTipPoster
+from bot import metrics
 from bot.commands import Invocation, OptionValue
 from bot.core import Core
 from bot.errors import ConfigError
@@ -153,6 +154,31 @@ def load_settings() -> DiscordSettings:
         raise ConfigError(f"{var} is malformed: {first['msg'].removeprefix('Value error, ')}") from None
 
 
+# ---------------------------------------------------------------------------- rate-limit metrics
+
+
+class RateLimitMeter(logging.Filter):
+    """Counts discord.py's 429 waits for ``/metrics`` (:mod:`bot.metrics`): discord.py waits them out
+    inside its HTTP and webhook clients and only logs them ("... rate limited. Retrying in %.2f
+    seconds."), with the seconds as the last argument."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = str(record.msg)
+        if record.levelno == logging.WARNING and "rate limit" in text and "Retrying in" in text:
+            args = record.args if isinstance(record.args, tuple) else ()
+            seconds = args[-1] if args and isinstance(args[-1], int | float) else 0.0
+            metrics.rate_limited("discord", float(seconds))
+        return True  # the line is still logged as before
+
+
+def meter_rate_limits() -> None:
+    """Install :class:`RateLimitMeter` once on discord.py's REST and webhook (interaction) loggers."""
+    for name in ("discord.http", "discord.webhook.async_"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RateLimitMeter) for f in logger.filters):
+            logger.addFilter(RateLimitMeter())
+
+
 # ---------------------------------------------------------------------------- the running bot
 
 
@@ -210,6 +236,7 @@ class DiscordApp:
         self.client: discord.Client | None = None
         self.poster = DiscordTipPoster(lambda: self.client)  # daily tips: see adapters.runner.run_tips
         registration_payload(core.registry)  # a declaration Discord cannot express fails here, at start-up
+        meter_rate_limits()
 
     def new_client(self) -> discord.Client:
         options = client_options()

@@ -133,6 +133,17 @@ async def test_a_429_on_a_channel_message_is_retried_and_the_reply_arrives(disco
     assert [c.status for c in fake.find("POST", r"/channels/\d+/messages", status=None)] == [429, 200]
 
 
+async def test_429_waits_are_counted_for_metrics(discord_user: DiscordUser) -> None:
+    from bot import metrics
+
+    metrics.enable()
+    before = metrics.value("careerbot_rate_limit_waits_total", platform="discord") or 0.0
+    discord_user.fake.rate_limit("POST", CALLBACK, times=2, retry_after=0.05)
+    assert "EHR" in (await discord_user.run("/role ehr")).title
+    assert metrics.value("careerbot_rate_limit_waits_total", platform="discord") == before + 2
+    assert (metrics.value("careerbot_rate_limit_wait_seconds_total", platform="discord") or 0.0) >= 0.1
+
+
 async def test_a_dropped_connection_resumes_and_keeps_answering(discord_user: DiscordUser) -> None:
     fake = discord_user.fake
     (session,) = fake.live()
