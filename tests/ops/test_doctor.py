@@ -148,3 +148,10 @@ def test_the_command_exits_non_zero_on_failure_and_prints_json(cli_env: None, tm
     healthy = runner.invoke(main, ["doctor"])
     assert healthy.exit_code == 0, healthy.output
     assert "0 failed" in healthy.output
+
+
+async def test_a_socket_mode_token_of_the_wrong_shape_is_named(slack: FakeSlack, env: dict[str, str]) -> None:
+    env |= {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": "xoxb-not-an-app-token", "SLACK_API_URL": slack.api_url}
+    found = by_name(await run_checks(env))["slack settings"]
+    assert not found.ok and "SLACK_APP_TOKEN" in found.detail and "xapp-" in found.detail
+    assert "not-an-app-token" not in found.detail

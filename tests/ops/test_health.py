@@ -173,3 +173,19 @@ def test_bad_log_settings_are_named_and_fall_back(monkeypatch: pytest.MonkeyPatc
         "CAREERBOT_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL; using WARNING"
     )
     assert configure(environ={}) is None
+
+
+async def test_log_volume_is_one_line_a_request_under_hostile_input(
+    core: Core, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    hostile = ["/" + "a" * 10_000, "/role \x00\x1b[31m", "<!everyone> " * 500]
+    hostile.append("/mentoring program create " + "x" * 5000)
+    texts = [hostile[i % len(hostile)] + str(i) for i in range(200)]
+    for text in texts:
+        await core.ask(text, platform="slack", tenant="T1", user="U1", channel="C1")
+    requests = [r for r in caplog.records if r.name == "careerbot.requests"]
+    others = [r for r in caplog.records if r.name != "careerbot.requests" and r.levelno >= logging.INFO]
+    assert len(requests) == 200 and len(others) <= 2, [r.getMessage()[:100] for r in others]
+    assert not any(r.exc_info for r in caplog.records)
+    assert all(len(r.getMessage()) < 200 for r in requests)
