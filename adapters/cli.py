@@ -66,7 +66,9 @@ knowledge_option = click.option(
 @click.version_option(package_name="careerbot")
 def main() -> None:
     """careerbot: a chat bot for careers in healthcare software development."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from adapters.logs import configure
+
+    configure(default_level=logging.WARNING)
 
 
 @main.command()
@@ -181,7 +183,14 @@ def validate(directory: Path | None) -> None:
 
 
 @main.command()
-@click.option("--port", type=int, default=3000, show_default=True, help="HTTP port (Slack HTTP mode).")
+@click.option(
+    "--port",
+    type=int,
+    default=3000,
+    envvar="CAREERBOT_HTTP_PORT",
+    show_default=True,
+    help="HTTP port: Slack HTTP mode, and /healthz, /readyz, /metrics (env CAREERBOT_HTTP_PORT).",
+)
 @click.option("--console", "force_console", is_flag=True, help="Chat in the terminal even if tokens are set.")
 @knowledge_option
 def run(port: int, force_console: bool, knowledge: Path | None) -> None:
@@ -198,16 +207,32 @@ def run(port: int, force_console: bool, knowledge: Path | None) -> None:
     from bot.context import Services
 
     core = load_core(knowledge, Services())
-    logging.getLogger().setLevel(logging.INFO)
+    from adapters.logs import configure
+
+    configure(default_level=logging.INFO, force_level=True)
     gc.freeze()  # the loaded knowledge lives for the process: keep it out of every later GC scan
     try:
         platforms = runner.build(core, names, {"port": port})
-        asyncio.run(runner.serve(core, platforms))
+        asyncio.run(runner.serve_until_stopped(core, platforms, http_port=port))
     except ConfigError as exc:
         click.echo(f"careerbot: {exc}", err=True)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         pass
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON (for scripts).")
+@knowledge_option
+def doctor(as_json: bool, knowledge: Path | None) -> None:
+    """Check this deployment: knowledge, store, platform tokens, scopes, permissions, clock."""
+    from adapters.doctor import as_json as to_json
+    from adapters.doctor import render, run_checks
+
+    checks = asyncio.run(run_checks(knowledge=knowledge))
+    click.echo(json.dumps(to_json(checks), indent=2) if as_json else render(checks))
+    if not all(c.ok for c in checks):
+        raise SystemExit(1)
 
 
 @main.group()

@@ -79,12 +79,33 @@ async def supervise(platform: Platform, *, sleep: Any = asyncio.sleep) -> None:
             delay = min(delay * 2, BACKOFF_MAX)
 
 
-async def serve(core: Core, platforms: list[Platform], reload_interval: float = 2.0) -> None:
+async def start_ops(core: Core, platforms: list[Platform], port: int | None) -> Any:
+    """``/healthz``, ``/readyz`` and ``/metrics`` (:mod:`adapters.ops`) on ``port``: on the Slack HTTP
+    server when it listens there, else on a small server of their own. Returns what to close, or None."""
+    if port is None:
+        return None
+    from adapters.ops import Ops, OpsServer, routes
+
+    ops = Ops(core, platforms)
+    for platform in platforms:
+        if getattr(platform, "serves_http", False) and getattr(platform, "port", None) == port:
+            platform.extra_routes.extend(routes(ops, healthz=False))  # type: ignore[attr-defined]
+            return None
+    server = OpsServer(ops, port=port)
+    await server.start()
+    return server
+
+
+async def serve(
+    core: Core, platforms: list[Platform], reload_interval: float = 2.0, *, http_port: int | None = None
+) -> None:
     """Serve every platform in this event loop, with knowledge hot reload, until cancelled.
+    With ``http_port``, health and metrics are served there too (:func:`start_ops`).
 
     A platform that stops on a :class:`ConfigError` is logged and dropped while the others keep
     serving; when none is left, the error is raised so the process exits with that one line.
     """
+    ops = await start_ops(core, platforms, http_port)
     running = {asyncio.create_task(supervise(p), name=f"platform-{p.name}"): p for p in platforms}
     watcher = asyncio.create_task(core.watch(reload_interval), name="knowledge-watch")
     tips = asyncio.create_task(run_tips(core, platforms), name="tips-scheduler")
@@ -112,7 +133,52 @@ async def serve(core: Core, platforms: list[Platform], reload_interval: float = 
                 await p.close()
             except Exception:
                 log.exception("closing %s failed", p.name)
+        if ops is not None:
+            await ops.close()
         await core.aclose()
+
+
+SHUTDOWN_WAIT = 8.0
+"""Seconds a SIGTERM waits for in-flight answers and lease releases (compose allows 20 before SIGKILL)."""
+
+
+async def serve_until_stopped(
+    core: Core, platforms: list[Platform], *, http_port: int | None = None, wait: float = SHUTDOWN_WAIT
+) -> None:
+    """:func:`serve` until SIGTERM or SIGINT, then shut down in order: stop accepting, let in-flight
+    answers finish and the scheduler release its leases (at most ``wait`` seconds), close the store.
+    A rolling restart's replacement can take this process's tenants at once instead of after a lease."""
+    import signal
+
+    loop = asyncio.get_running_loop()
+    serving = asyncio.create_task(serve(core, platforms, http_port=http_port), name="serve")
+    stopping = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stopping.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
+            pass
+    stop = asyncio.create_task(stopping.wait(), name="signals")
+    try:
+        await asyncio.wait({serving, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if serving.done():
+            serving.result()  # a ConfigError or a crash: raised as before
+            return
+        log.info("stopping: finishing in-flight work and releasing leases (at most %.0f s)", wait)
+        serving.cancel()
+        try:
+            async with asyncio.timeout(wait):
+                await asyncio.gather(serving, return_exceptions=True)
+        except TimeoutError:
+            log.warning("stopping: shutdown took over %.0f s; leases left will expire", wait)
+        log.info("stopped")
+    finally:
+        stop.cancel()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError):
+                pass
 
 
 async def run_tips(core: Core, platforms: list[Platform], *, sleep: Any = asyncio.sleep) -> None:

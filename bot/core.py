@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
-from bot import messages
+from bot import messages, metrics
 from bot.commands import Command, Invocation, OptionValue, Registry, coerce, parse_options
 from bot.context import Context, Services
 from bot.errors import CommandError, KnowledgeError, Problem
@@ -29,6 +30,7 @@ from bot.reply import FollowUp, Reply
 from bot.safety import one_line
 
 log = logging.getLogger("careerbot.core")
+requests_log = logging.getLogger("careerbot.requests")
 
 FREE_TEXT_MAX = 500
 MEMO_SIZE = 2048
@@ -85,6 +87,7 @@ class Core:
         except KnowledgeError as exc:
             log.error(messages.KNOWLEDGE_REJECTED.format(path=self.knowledge_dir, report=exc.report()))
             self.last_problems = exc.problems
+            metrics.reloaded(accepted=False)
             return False
         except Exception as exc:  # whatever it is, the bot keeps answering from the last good tree
             reason = _one_line(f"{type(exc).__name__}: {exc}", RELOAD_ERROR_MAX)
@@ -93,9 +96,11 @@ class Core:
             )
             log.debug("knowledge reload failure", exc_info=True)
             self.last_problems = [Problem(str(self.knowledge_dir), 0, "", f"reload failed: {reason}")]
+            metrics.reloaded(accepted=False)
             return False
         self.kb = kb
         self.last_problems = []
+        metrics.reloaded(accepted=True)
         log.info(messages.KNOWLEDGE_RELOADED.format(path=self.knowledge_dir))
         return True
 
@@ -171,7 +176,36 @@ class Core:
         return command is not None and command.pure
 
     async def answer(self, invocation: Invocation) -> Reply:
-        """Answer any invocation. Never raises: failures become an error reply and a log line."""
+        """Answer any invocation. Never raises: failures become an error reply and a log line.
+        Each answer is counted in :mod:`bot.metrics` (command, platform, outcome, latency)."""
+        started = time.perf_counter()
+        reply = await self._answer_once(invocation)
+        if reply.tone != "error":
+            outcome = "ok"
+        else:
+            outcome = "failed" if reply.title == messages.INTERNAL_ERROR_TITLE else "refused"
+        seconds = time.perf_counter() - started
+        declared = self.registry.get(invocation.command) is not None if invocation.command else False
+        metrics.observe_answer(invocation.command, declared, invocation.platform, outcome, seconds)
+        if requests_log.isEnabledFor(logging.INFO):  # one line a request: bounded labels, never the text
+            command = metrics.command_label(invocation.command, declared)
+            requests_log.info(
+                "answered %s on %s in %.1f ms: %s",
+                command,
+                invocation.platform,
+                seconds * 1000,
+                outcome,
+                extra={
+                    "tenant": invocation.tenant[:64],
+                    "platform": invocation.platform[:16],
+                    "command": command,
+                    "latency_ms": round(seconds * 1000, 2),
+                    "outcome": outcome,
+                },
+            )
+        return reply
+
+    async def _answer_once(self, invocation: Invocation) -> Reply:
         kb = self.kb  # one consistent tree for the whole request, even if a reload lands meanwhile
         key: Hashable = None
         if self.memo_size and self.cacheable(invocation):

@@ -25,7 +25,7 @@ import aiohttp
 import click
 import discord
 from discord import app_commands
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.discord_bot import forms, render
@@ -38,6 +38,7 @@ from adapters.discord_bot.commands import (
 )
 from adapters.discord_bot.pool import DiscordPoolSource
 from adapters.discord_bot.posting import DiscordTipPoster
+from bot import metrics
 from bot.commands import Invocation, OptionValue
 from bot.core import Core
 from bot.errors import ConfigError
@@ -58,17 +59,37 @@ FORGED_TITLE = "This form cannot be used"
 FORGED = "That submission did not come from a careerbot form. Nothing was saved; run the command again."
 FORM_NO_GUILD = "This form works in a server channel only. Nothing was saved."
 ShardSetting = Literal["auto"] | int | None
+MAX_SHARDS = 10_000
+
+
+def parse_shard_ids(text: str) -> list[int] | None:
+    """``0,1``, ``2-3`` or a mix, as sorted unique shard numbers; None when malformed."""
+    found: set[int] = set()
+    for part in text.replace(" ", "").split(","):
+        low, dash, high = part.partition("-")
+        if not low.isdigit() or (dash and not high.isdigit()):
+            return None
+        first, last = int(low), int(high) if dash else int(low)
+        if last < first or last >= MAX_SHARDS:
+            return None
+        found.update(range(first, last + 1))
+    return sorted(found)
+
 
 # ---------------------------------------------------------------------------- settings
 
 
 class DiscordSettings(BaseSettings):
-    """``DISCORD_TOKEN`` and ``CAREERBOT_DISCORD_SHARDS`` (``auto``, a shard count, or unset)."""
+    """``DISCORD_TOKEN``, and sharding: ``CAREERBOT_DISCORD_SHARDS`` (``auto`` or a count, all shards in
+    this process), or ``CAREERBOT_DISCORD_SHARD_COUNT`` with ``CAREERBOT_DISCORD_SHARD_IDS`` (this
+    process runs only those shards of that many: split a big bot across processes)."""
 
     model_config = SettingsConfigDict(extra="ignore")
 
     token: SecretStr = Field(default=SecretStr(""), validation_alias="DISCORD_TOKEN")
     shards: str = Field(default="", validation_alias="CAREERBOT_DISCORD_SHARDS")
+    total: str = Field(default="", validation_alias="CAREERBOT_DISCORD_SHARD_COUNT")
+    ids: str = Field(default="", validation_alias="CAREERBOT_DISCORD_SHARD_IDS")
 
     @field_validator("shards")
     @classmethod
@@ -78,9 +99,42 @@ class DiscordSettings(BaseSettings):
             return value
         raise ValueError("must be 'auto' or a number of shards")
 
+    @field_validator("total")
+    @classmethod
+    def _total(cls, value: str) -> str:
+        value = value.strip()
+        if value == "" or (value.isdigit() and 1 <= int(value) <= MAX_SHARDS):
+            return value
+        raise ValueError(f"must be the total number of shards, 1 to {MAX_SHARDS}")
+
+    @field_validator("ids")
+    @classmethod
+    def _ids(cls, value: str) -> str:
+        value = value.strip()
+        if value and parse_shard_ids(value) is None:
+            raise ValueError("must be shard numbers such as 0,1 or a range such as 0-3")
+        return value
+
+    @model_validator(mode="after")
+    def _together(self) -> DiscordSettings:
+        if self.ids and not self.total:
+            raise ValueError("CAREERBOT_DISCORD_SHARD_IDS needs CAREERBOT_DISCORD_SHARD_COUNT, the total")
+        if self.total and self.shards:
+            raise ValueError("set CAREERBOT_DISCORD_SHARDS or CAREERBOT_DISCORD_SHARD_COUNT, not both")
+        found = parse_shard_ids(self.ids) or []
+        if found and max(found) >= int(self.total):
+            raise ValueError(f"CAREERBOT_DISCORD_SHARD_IDS must be below CAREERBOT_DISCORD_SHARD_COUNT ({self.total})")
+        return self
+
     @property
     def shard_count(self) -> ShardSetting:
+        if self.total:
+            return int(self.total)
         return None if not self.shards else "auto" if self.shards == "auto" else int(self.shards)
+
+    @property
+    def shard_ids(self) -> list[int] | None:
+        return parse_shard_ids(self.ids) if self.ids else None
 
     def require_token(self) -> str:
         token = self.token.get_secret_value().strip()
@@ -97,8 +151,35 @@ def load_settings() -> DiscordSettings:
         return DiscordSettings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        var = str(first["loc"][0]) if first["loc"] else "a Discord setting"
+        if not first["loc"]:  # a rule across variables: its message names them
+            raise ConfigError(first["msg"].removeprefix("Value error, ")) from None
+        var = str(first["loc"][0])
         raise ConfigError(f"{var} is malformed: {first['msg'].removeprefix('Value error, ')}") from None
+
+
+# ---------------------------------------------------------------------------- rate-limit metrics
+
+
+class RateLimitMeter(logging.Filter):
+    """Counts discord.py's 429 waits for ``/metrics`` (:mod:`bot.metrics`): discord.py waits them out
+    inside its HTTP and webhook clients and only logs them ("... rate limited. Retrying in %.2f
+    seconds."), with the seconds as the last argument."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = str(record.msg)
+        if record.levelno == logging.WARNING and "rate limit" in text and "Retrying in" in text:
+            args = record.args if isinstance(record.args, tuple) else ()
+            seconds = args[-1] if args and isinstance(args[-1], int | float) else 0.0
+            metrics.rate_limited("discord", float(seconds))
+        return True  # the line is still logged as before
+
+
+def meter_rate_limits() -> None:
+    """Install :class:`RateLimitMeter` once on discord.py's REST and webhook (interaction) loggers."""
+    for name in ("discord.http", "discord.webhook.async_"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RateLimitMeter) for f in logger.filters):
+            logger.addFilter(RateLimitMeter())
 
 
 # ---------------------------------------------------------------------------- the running bot
@@ -152,22 +233,33 @@ class DiscordApp:
     name = "discord"
 
     def __init__(
-        self, core: Core, *, token: str, shards: ShardSetting = None, defer_after: float = DEFER_AFTER
+        self,
+        core: Core,
+        *,
+        token: str,
+        shards: ShardSetting = None,
+        shard_ids: list[int] | None = None,
+        defer_after: float = DEFER_AFTER,
     ) -> None:
         self.core = core
         self._token = token
         self.shards = shards
+        self.shard_ids = shard_ids
+        """Only these shards of :attr:`shards` run here (another process runs the rest)."""
         self.defer_after = defer_after
         self.client: discord.Client | None = None
         self.poster = DiscordTipPoster(lambda: self.client)  # daily tips: see adapters.runner.run_tips
         self.pool = DiscordPoolSource(lambda: self.client)  # mentoring pools: adapters.runner.run_pools
         registration_payload(core.registry)  # a declaration Discord cannot express fails here, at start-up
+        meter_rate_limits()
 
     def new_client(self) -> discord.Client:
         options = client_options()
         if self.shards is None:
             client = discord.Client(**options)
         else:
+            if self.shard_ids is not None:
+                options["shard_ids"] = self.shard_ids
             client = discord.AutoShardedClient(shard_count=None if self.shards == "auto" else self.shards, **options)
         build_tree(client, self.core.registry, self).error(self.failed)
 
@@ -198,6 +290,12 @@ class DiscordApp:
     async def close(self) -> None:
         if self.client is not None and not self.client.is_closed():
             await self.client.close()
+
+    @property
+    def connected(self) -> bool:
+        """Signed in to the gateway with every shard ready (``/readyz``)."""
+        client = self.client
+        return client is not None and not client.is_closed() and client.is_ready()
 
     # ------------------------------------------------------------------ handlers
 
@@ -358,7 +456,7 @@ def build_platform(core: Core, options: Mapping[str, Any]) -> DiscordApp:
     """For :mod:`adapters.runner`: a bad setting is a :class:`ConfigError`; a declaration Discord
     cannot express is a :class:`DeclarationError`, both before anything connects."""
     settings = load_settings()
-    return DiscordApp(core, token=settings.require_token(), shards=settings.shard_count)
+    return DiscordApp(core, token=settings.require_token(), shards=settings.shard_count, shard_ids=settings.shard_ids)
 
 
 # ---------------------------------------------------------------------------- command line

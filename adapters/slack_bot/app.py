@@ -116,6 +116,8 @@ class SlackPlatform:
         self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
         self.guard: ConnectionGuard | None = None
+        self.extra_routes: list[web.RouteDef] = []
+        """More routes on the HTTP server (``/readyz``, ``/metrics``: see :mod:`adapters.ops`)."""
 
     def web_app(self) -> web.Application:
         """``POST /slack/events`` (verified here, then dispatched to Bolt) and ``GET /healthz``."""
@@ -148,8 +150,13 @@ class SlackPlatform:
             return web.json_response({"ok": True, "platform": "slack", "mode": "http"})
 
         app = web.Application(client_max_size=self.limits.body_max)
-        app.add_routes([web.post(EVENTS_PATH, events), web.get("/healthz", healthz)])
+        app.add_routes([web.post(EVENTS_PATH, events), web.get("/healthz", healthz), *self.extra_routes])
         return app
+
+    @property
+    def serves_http(self) -> bool:
+        """True in HTTP mode: this platform listens on :attr:`port` and can host more routes."""
+        return not self.settings.socket_mode
 
     async def verified(self, request: web.Request) -> dict[str, Any] | None:
         """The payload of a request to :data:`EVENTS_PATH`, verified, parsed and cleaned (see
@@ -262,6 +269,11 @@ class SlackPlatform:
         finally:
             self.started.clear()
             await handler.close_async()  # type: ignore[no-untyped-call]
+
+    @property
+    def connected(self) -> bool:
+        """Signed in and serving (HTTP mode listening, or the Socket Mode connection open): ``/readyz``."""
+        return self.started.is_set()
 
     async def close(self) -> None:
         if self._server is not None:

@@ -119,6 +119,7 @@ class SlackAdapter:
         self.sender = sender
         self.prefix = prefix
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._next_sweep = 0.0
         self.tasks: set[asyncio.Task[None]] = set()
         self.cache = AnswerCache()
         self.admins = AdminCache()
@@ -452,8 +453,37 @@ class SlackAdapter:
     # -------------------------------------------------------------- replies out
 
     def answer_in_thread(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        if self.seen(str(body.get("event_id", ""))):
-            return  # a redelivery (Slack retries an event it thinks we missed)
+        event_id = str(body.get("event_id", ""))
+        if self.seen(event_id):
+            return  # a redelivery (Slack retries an event it thinks we missed) to this replica
+        if event_id and self.core.services is not None:  # replicas: the first to record it answers
+            self.background(self._answer_if_first(event_id, body, event))
+            return
+        self._answer_in_thread(body, event)
+
+    async def _answer_if_first(self, event_id: str, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if await self.first_delivery(event_id):
+            self._answer_in_thread(body, event)
+
+    async def first_delivery(self, event_id: str) -> bool:
+        """Whether no replica has seen ``event_id`` yet (the shared store decides). If the store is
+        unavailable the event is answered: a rare double answer beats a lost one."""
+        services = self.core.services
+        assert services is not None
+        from bot.store.deliveries import KEEP, first_time, forget_older
+
+        try:
+            store = await services.store()
+            now = services.clock.now()
+            if time.monotonic() >= self._next_sweep:  # expired ids go, at most every few minutes
+                self._next_sweep = time.monotonic() + KEEP.total_seconds() / 6
+                await forget_older(store, now)
+            return await first_time(store, "slack", event_id, now)
+        except Exception as exc:
+            log.warning("slack: cannot check event %s with the store (%s); answering it", event_id[:40], raised(exc))
+            return True
+
+    def _answer_in_thread(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         thread = event.get("thread_ts") or event.get("ts")
 
         async def post(pages: Pages) -> None:

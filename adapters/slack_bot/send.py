@@ -25,6 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack_bot.render import Message
+from bot import metrics
 
 log = logging.getLogger("careerbot.slack")
 
@@ -48,7 +49,10 @@ class CappedRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
             return False
         assert response is not None
         wait = next((v[0] for k, v in response.headers.items() if k.lower() == "retry-after"), "1")
-        return wait.isdigit() and int(wait) <= RETRY_AFTER_MAX
+        if not (wait.isdigit() and int(wait) <= RETRY_AFTER_MAX):
+            return False
+        metrics.rate_limited("slack", float(wait))
+        return True
 
 
 def retry_handlers() -> list[AsyncRetryHandler]:

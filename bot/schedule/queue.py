@@ -148,6 +148,20 @@ class JobQueue:
         async with self.store.begin() as conn:
             return [Tenant(r.platform, r.tenant) for r in await conn.execute(upsert)]
 
+    async def release_claims(self, kind: str, ids: Collection[int], now: datetime) -> None:
+        """Give claims this process holds back at once (shutting down), instead of letting their
+        lease run out. A job that may have been sent is safe: its next claim counts a second attempt,
+        which asks the platform whether it already went out before sending."""
+        j = self.kind(kind).table
+        wanted = sorted(ids)
+        async with self.store.begin() as conn:
+            for at in range(0, len(wanted), 500):
+                await conn.execute(
+                    update(j)
+                    .where(j.c.id.in_(wanted[at : at + 500]), j.c.owner == self.owner, j.c.state == "claimed")
+                    .values(state="pending", owner=None, lease_until=None, updated_at=epoch(now))
+                )
+
     async def release_tenant(self, tenant: Tenant) -> None:
         t = tenant_leases
         async with self.store.begin() as conn:
@@ -299,6 +313,21 @@ class JobQueue:
                 )
                 .values(updated_at=epoch(now), **values)
             )
+
+    async def lag(self, now: datetime, platforms: Sequence[str]) -> dict[str, float]:
+        """Per job kind, how many seconds the oldest open due job is past its time (0 when none)."""
+        stamp = epoch(now)
+        found: dict[str, float] = {}
+        async with self.store.connect() as conn:
+            for name, kind in self.kinds.items():
+                j = kind.table
+                oldest = await conn.scalar(
+                    select(func.min(j.c.due_at)).where(
+                        j.c.state.in_(OPEN), j.c.due_at <= stamp, j.c.platform.in_(list(platforms))
+                    )
+                )
+                found[name] = float(stamp - oldest) if oldest is not None else 0.0
+        return found
 
     async def outstanding(self, now: datetime, platforms: Sequence[str]) -> int:
         """Due work anyone still has to do: due sources not yet turned into jobs, plus open due jobs."""

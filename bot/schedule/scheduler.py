@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from bot import metrics
 from bot.errors import PostError
 from bot.schedule.clock import Clock, SystemClock, utc
 from bot.schedule.jobs import Compose, Job, JobKind, Sent
@@ -268,6 +269,10 @@ class Scheduler:
         for kind, job_id in self._inflight | self.marks.pending.keys():
             jobs.setdefault(kind, []).append(job_id)
         await self.queue.renew(self.clock.now(), self.settings.lease, tenants=list(self._workers), jobs=jobs)
+        metrics.leases_held(len(self._workers), sum(len(ids) for ids in jobs.values()))
+        if metrics.registry() is not None:  # one cheap query per kind, only when someone can read it
+            for name, seconds in (await self.queue.lag(self.clock.now(), self.platforms)).items():
+                metrics.queue_lag(name, seconds)
 
     async def _lease(self, now: datetime) -> bool:
         room = min(self.settings.tenant_batch, self.settings.max_tenants - len(self._workers))
@@ -314,6 +319,7 @@ class Scheduler:
 
     async def _work(self, tenant: Tenant) -> None:
         mine: set[Key] = set()
+        stopping = False
         try:
             open_kinds = list(self.kinds)
             while open_kinds:
@@ -342,13 +348,19 @@ class Scheduler:
                         await self._send_all(kind, fresh, prepared)
                     await self.marks.drain({key(c) for c in batch})  # marked sent before more is claimed
         except asyncio.CancelledError:
+            stopping = True
             raise
         except Exception as exc:  # its claims expire and are retaken; other tenants carry on
             log.error("scheduler: posting for %s failed (%s)", tenant, describe(exc))
             self.report.errors.append(f"{tenant}: {type(exc).__name__}: {exc}")
         finally:
+            left = mine & self._inflight
             self._inflight -= mine  # what is left nobody works on now: not renewed, so it expires
             try:
+                if left and stopping:  # shutting down: give the claims back so a replica sends them now
+                    for kind_name in {k for k, _ in left}:
+                        ids = [job_id for k, job_id in left if k == kind_name]
+                        await self.queue.release_claims(kind_name, ids, self.clock.now())
                 await self.queue.release_tenant(tenant)
             except Exception as exc:
                 log.warning("scheduler: releasing %s failed (%s); its lease will expire", tenant, describe(exc))
@@ -419,6 +431,7 @@ class Scheduler:
             await self._failed(kind, job, f"{type(exc).__name__}: {exc}", permanent=False)
             return
         self.report.sent += 1
+        metrics.scheduled_post(kind.name, "sent")
         await self._done(kind, job, composed, message_id, prepared)
 
     async def _settle(self, job: Job, state: str, reason: str) -> None:
@@ -428,10 +441,12 @@ class Scheduler:
     async def _failed(self, kind: JobKind, job: Job, reason: str, *, permanent: bool) -> None:
         if permanent:
             self.report.failed += 1
+            metrics.scheduled_post(kind.name, "failed")
             log.error("%s: %s %s %s: not posted: %s", kind.name, job.tenant, job.channel, job.local_date, reason)
             await self._settle(job, "failed", reason)
             return
         self.report.retried += 1
+        metrics.scheduled_post(kind.name, "retried")
         wait = self.settings.retry_after * min(2 ** (job.attempts - 1), 16)
         log.warning("%s: %s %s: will retry in %s: %s", kind.name, job.tenant, job.channel, wait, reason)
 

@@ -147,6 +147,8 @@ class FakeDiscord:
         self.token = token
         self.record = record  # False (benchmarks): keep no calls or messages, so memory stays flat
         self.member_permissions = MEMBER["permissions"]  # of the member who interacts (all but admin)
+        self.bot_permissions = 2147483647
+        """The bot's permissions in the guild, as ``GET /users/@me/guilds`` reports them."""
         self.guild = guild()  # sent in GUILD_CREATE: add channels or overwrites before the client connects
         self.nonces: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, nonce) -> message created
         self._failures: list[Failure] = []
@@ -198,6 +200,7 @@ class FakeDiscord:
         app.router.add_get(f"{api}/guilds/{{guild}}/threads/active", self._active_threads)
         app.router.add_get(f"{api}/guilds/{{guild}}/members/{{user}}", self._guild_member)
         app.router.add_post(f"{api}/users/@me/channels", self._create_dm)
+        app.router.add_get(f"{api}/users/@me/guilds", self._my_guilds)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -368,6 +371,10 @@ class FakeDiscord:
 
     async def _me(self, request: web.Request) -> web.Response:
         return respond(BOT_USER | {"flags": 0, "verified": True, "mfa_enabled": False})
+
+    async def _my_guilds(self, request: web.Request) -> web.Response:
+        found = {"id": str(GUILD_ID), "name": "careerbot test", "permissions": str(self.bot_permissions)}
+        return respond([found | {"icon": None, "owner": False, "features": []}])
 
     async def _application(self, request: web.Request) -> web.Response:
         return respond(application())

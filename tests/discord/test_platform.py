@@ -133,6 +133,17 @@ async def test_a_429_on_a_channel_message_is_retried_and_the_reply_arrives(disco
     assert [c.status for c in fake.find("POST", r"/channels/\d+/messages", status=None)] == [429, 200]
 
 
+async def test_429_waits_are_counted_for_metrics(discord_user: DiscordUser) -> None:
+    from bot import metrics
+
+    metrics.enable()
+    before = metrics.value("careerbot_rate_limit_waits_total", platform="discord") or 0.0
+    discord_user.fake.rate_limit("POST", CALLBACK, times=2, retry_after=0.05)
+    assert "EHR" in (await discord_user.run("/role ehr")).title
+    assert metrics.value("careerbot_rate_limit_waits_total", platform="discord") == before + 2
+    assert (metrics.value("careerbot_rate_limit_wait_seconds_total", platform="discord") or 0.0) >= 0.1
+
+
 async def test_a_dropped_connection_resumes_and_keeps_answering(discord_user: DiscordUser) -> None:
     fake = discord_user.fake
     (session,) = fake.live()
@@ -207,3 +218,51 @@ def test_the_fake_points_discord_py_at_itself_and_restores_it() -> None:
         assert discord.http.Route.BASE.startswith("http://127.0.0.1:")
         assert str(discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY).startswith("ws://127.0.0.1:")
     assert (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY) == (base, gateway)
+
+
+@pytest.mark.parametrize(
+    ("count", "ids", "expected"),
+    [("4", "0,1", [0, 1]), ("4", "2-3", [2, 3]), ("8", "0, 4-5", [0, 4, 5]), ("2", "", None)],
+)
+def test_shard_ids_split_a_bot_across_processes(
+    core: Core, monkeypatch: pytest.MonkeyPatch, count: str, ids: str, expected: list[int] | None
+) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    monkeypatch.setenv("CAREERBOT_DISCORD_SHARD_COUNT", count)
+    monkeypatch.setenv("CAREERBOT_DISCORD_SHARD_IDS", ids)
+    platform = build_platform(core, {})
+    client = platform.new_client()
+    assert isinstance(client, discord.AutoShardedClient)
+    assert client.shard_count == int(count) and client.shard_ids == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"CAREERBOT_DISCORD_SHARD_IDS": "0,1"}, "CAREERBOT_DISCORD_SHARD_COUNT"),
+        ({"CAREERBOT_DISCORD_SHARD_COUNT": "2", "CAREERBOT_DISCORD_SHARD_IDS": "0,2"}, "below"),
+        ({"CAREERBOT_DISCORD_SHARD_COUNT": "2", "CAREERBOT_DISCORD_SHARD_IDS": "one"}, "SHARD_IDS"),
+        ({"CAREERBOT_DISCORD_SHARD_COUNT": "0"}, "SHARD_COUNT"),
+        ({"CAREERBOT_DISCORD_SHARD_COUNT": "2", "CAREERBOT_DISCORD_SHARDS": "auto"}, "not both"),
+        ({"CAREERBOT_DISCORD_SHARD_COUNT": "4", "CAREERBOT_DISCORD_SHARD_IDS": "3-1"}, "SHARD_IDS"),
+    ],
+)
+def test_bad_shard_settings_are_one_line_naming_the_variables(
+    core: Core, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str
+) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=named) as caught:
+        build_platform(core, {})
+    assert "\n" not in str(caught.value)
+
+
+async def test_a_process_with_shard_ids_identifies_only_those_shards(fake: FakeDiscord, core: Core) -> None:
+    user = DiscordUser(fake, core)
+    app = await user.start(shards=2, shard_ids=[1])
+    try:
+        assert isinstance(app.client, discord.AutoShardedClient)
+        assert [s.identify["shard"] for s in fake.live()] == [[1, 2]]
+    finally:
+        await user.stop()

@@ -54,6 +54,7 @@ import sys
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -129,6 +130,10 @@ class FakeSlack:
         self.last_post: float | None = None
         self.sockets: list[web.WebSocketResponse] = []
         self.port = 0
+        self.scopes: list[str] | None = None
+        """The bot token's scopes, sent as ``x-oauth-scopes`` on ``auth.test`` (None: no header)."""
+        self.clock_offset = 0.0
+        """Seconds this fake's ``Date`` header is ahead of the machine's clock (a skewed host)."""
         self._windows: dict[object, deque[float]] = {}
         self._opened: dict[tuple[str, frozenset[str]], str] = {}
         self._conversation_ids = itertools.count(1)
@@ -346,6 +351,10 @@ class FakeSlack:
             response = self._post(team, body)
         else:
             response = web.json_response(self._answer(method, team, body))
+            if method == "auth.test" and self.scopes is not None:
+                response.headers["x-oauth-scopes"] = ",".join(self.scopes)
+        if self.clock_offset:
+            response.headers["Date"] = formatdate(time.time() + self.clock_offset, usegmt=True)
         ok = fault is None and response.status == 200
         answer = json.loads(response.body) if isinstance(response.body, bytes) and response.body[:1] == b"{" else {}
         call = Call(method, body, dict(request.headers), request.path, status=response.status, ok=ok)

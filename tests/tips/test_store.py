@@ -118,6 +118,7 @@ async def test_the_migrations_build_exactly_the_declared_schema(store: Store) ->
     # Every wing's tables and the scheduler's, whatever other tests happened to import.
     import bot.mentoring.tables
     import bot.schedule.tables
+    import bot.store.deliveries
     import bot.tips.tables  # noqa: F401
 
     def diff(conn: Any) -> list[Any]:

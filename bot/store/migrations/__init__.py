@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 MIGRATION_LOCK = 7406329155
 """The PostgreSQL advisory lock held while creating the schema and migrating."""
-HEAD = "0004"
+HEAD = "0005"
 VERSION_TABLE = "careerbot_schema_version"
 HERE = Path(__file__).resolve().parent
 
