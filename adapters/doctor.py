@@ -35,11 +35,13 @@ class Check:
     fix: str = ""
 
 
-def _skew(date_header: str | None, now: float) -> float | None:
+def _skew(date_header: str | None, now: float | None) -> float | None:
+    """The platform's clock minus ours; ``now`` defaults to the moment the answer arrived."""
     if not date_header:
         return None
+    moment = time.time() if now is None else now
     try:
-        return parsedate_to_datetime(date_header).timestamp() - now
+        return parsedate_to_datetime(date_header).timestamp() - moment
     except (TypeError, ValueError):
         return None
 
@@ -93,7 +95,7 @@ async def check_store(environ: Mapping[str, str]) -> Check:
     return Check("store", True, f"{shown(url)}: reachable, migration {HEAD}")
 
 
-async def check_slack(environ: Mapping[str, str], now: float) -> list[Check]:
+async def check_slack(environ: Mapping[str, str], now: float | None = None) -> list[Check]:
     from pydantic import ValidationError
 
     from adapters.slack_bot.manifest import build_manifest
@@ -173,7 +175,7 @@ def required_discord_permissions() -> Any:
     return wanted
 
 
-async def check_discord(environ: Mapping[str, str], now: float) -> list[Check]:
+async def check_discord(environ: Mapping[str, str], now: float | None = None) -> list[Check]:
     import aiohttp
     import discord
 
@@ -232,12 +234,11 @@ def clock_check(platform: str, skew: float) -> Check:
 async def run_checks(
     environ: Mapping[str, str] = os.environ, *, knowledge: Path | None = None, now: float | None = None
 ) -> list[Check]:
-    moment = time.time() if now is None else now
     checks = [check_knowledge(knowledge), await check_store(environ)]
     if environ.get("SLACK_BOT_TOKEN", "").strip():
-        checks += await check_slack(environ, moment)
+        checks += await check_slack(environ, now)
     if environ.get("DISCORD_TOKEN", "").strip():
-        checks += await check_discord(environ, moment)
+        checks += await check_discord(environ, now)
     if not environ.get("SLACK_BOT_TOKEN", "").strip() and not environ.get("DISCORD_TOKEN", "").strip():
         checks.append(Check("platforms", True, "no SLACK_BOT_TOKEN or DISCORD_TOKEN: `careerbot run` is the console"))
     return checks

@@ -39,8 +39,15 @@ CASES = {
     "why": ["/why"],
     "tip": ["/tip", "/tip fhir", "/tip interviews"],
     "path": ["/path ehr", "/path medical devices"],
+    "faq": ["/faq", "/faq salary", "/faq is hipaa certification worth it"],
     "search": ["/search radiology", "/search how do hospitals exchange lab results"],
-    "question": ["what does a telemedicine developer do?", "how do I get into medical imaging software"],
+    "question": [
+        "what does a telemedicine developer do?",
+        "how do I get into medical imaging software",
+        "difference between fhir and hl7v2",
+        "what salary can i expect",
+        "a good pizza place in berlin",
+    ],
 }
 
 

@@ -248,7 +248,8 @@ class Core:
     def share_command(self, invocation: Invocation, reply: Reply) -> str | None:
         """A short command that reproduces ``reply`` (for "Share in channel" and "More" buttons), at
         most :data:`SHARE_COMMAND_MAX` characters so it fits a Discord ``custom_id`` with a prefix;
-        None for a command declared ``admin`` (running it again would repeat a change)."""
+        None for a command declared ``admin`` (running it again would repeat a change), and for a
+        plain-words answer that no command reproduces (small talk, a comparison, out of scope)."""
         command = self.registry.get(invocation.command) if invocation.command else None
         if command is not None and command.name == "career":  # the umbrella: judge the command it runs
             target = str(invocation.options.get("command") or "").lstrip("/").partition(" ")[0]
@@ -263,6 +264,8 @@ class Core:
                 return text
         if reply.ref is not None:
             return f"/{COMMAND_FOR[reply.ref.kind]} {reply.ref.id}"[:SHARE_COMMAND_MAX]
+        if not invocation.command:  # small talk, a comparison, "I don't cover that": nothing to re-run
+            return None
         return "/career"
 
     def autocomplete(self, command: str, option: str, query: str) -> list[tuple[str, str]]:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from bot.forms import FieldValue
 from bot.safety import inert
 
-RefKind = Literal["role", "software", "skill", "compliance", "standard", "trend", "tip"]
+RefKind = Literal["role", "software", "skill", "compliance", "standard", "trend", "tip", "faq"]
 Tone = Literal["answer", "notice", "error"]
 How = Literal["exact", "alias", "fuzzy", "fulltext", "faq", "smalltalk", "comparison", "none"]
 """How an answer was found: an id typed exactly, a name or alias, a name typed with a typo, words

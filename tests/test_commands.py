@@ -33,6 +33,7 @@ def test_declarations_are_valid_for_both_platforms() -> None:
         "why",
         "tip",
         "path",
+        "faq",
         "search",
         "tips",
         "mentoring",

@@ -320,14 +320,15 @@ def topic_card(ctx: Context, topic: Any) -> Reply:
 def faq_card(ctx: Context, faq: Any) -> Reply:
     """A frequently asked question: the answer, its source, and what it refers to as buttons."""
     targets = [(kind, entry_id) for kind, _, entry_id in (r.partition(":") for r in faq.refs)]
-    entries = [(k, e) for k, i in targets if k in COMMAND_FOR and k != "faq" and (e := ctx.kb.get(k, i)) is not None]
-    related = [e.question for k, i in targets if k == "faq" and (e := ctx.kb.get("faq", i)) is not None]
+    entries = [(k, e) for k, i in targets if k in COMMAND_FOR and (e := ctx.kb.get(k, i)) is not None]
+    related = [e.question for k, e in entries if k == "faq"]
     return Reply(
         title=faq.question,
         summary=faq.answer,
         sections=(Section(heading="Related questions", text=bullets(related)),) if related else (),
         links=(Link(label="Source", url=faq.source),) if faq.source else (),
         follow_ups=tuple(follow(k, e) for k, e in entries[:8]),
+        ref=Ref(kind="faq", id=faq.id),
     )
 
 

@@ -305,6 +305,21 @@ def _path(ctx: Context, entry: Any) -> Reply:
 
 
 @command(
+    "faq",
+    "Answers to what people ask about careers in healthcare software; no question lists them",
+    Option(name="question", description="A question or its id, e.g. do I need a clinical background"),
+    examples=("/faq", "/faq is there a hipaa certification", "/faq salary"),
+    pure=True,
+)
+async def faq(ctx: Context, question: str | None = None) -> Reply:
+    if not question or not question.strip():
+        return understand.faq_listing(
+            ctx, "Questions people ask", "Short answers, with the official source where a fact needs one."
+        )
+    return understand.faq_lookup(ctx, question)
+
+
+@command(
     "search",
     "Search everything careerbot knows",
     Option(name="text", description="Words to look for, e.g. radiology images", required=True),

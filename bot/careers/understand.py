@@ -35,6 +35,7 @@ from rapidfuzz.distance import OSA
 from bot import messages
 from bot.careers.cards import (
     CARDS,
+    LIST_MAX,
     bullets,
     command_overview,
     comparison_card,
@@ -132,6 +133,9 @@ NAME_MAX_WORDS = 6
 QUERY_MAX_WORDS = 40
 
 _TOKEN = re.compile(r"[a-z0-9+#]+")
+PLATFORM_MARKUP = re.compile(r"<[@#!][^<>]*>|[@＠](?:everyone|here|channel)\b", re.IGNORECASE)
+"""Mentions and broadcasts (``<@U1>``, ``<#C1|general>``, ``<!here>``, ``@everyone``): never what a
+command's query asks about, so they are left out when matching it (the reply still shows the query)."""
 DESCRIBE = re.compile(
     r"^(?:so |and |but )?what (?:does|do|would) (?:an? |the )?.+ (?:do|does)(?: all day| day to day| exactly)?$"
 )
@@ -737,6 +741,7 @@ def command_lookup(ctx: Context, kinds: tuple[Kind, ...], query: str, make: Make
     """
     kb = ctx.kb
     index = index_of(kb)
+    shown, query = query, PLATFORM_MARKUP.sub(" ", query).strip() or query  # mentions are not the question
     sure: list[tuple[int, int, Kind, Any, Lookup]] = []
     for n, kind in enumerate(kinds):
         found = kb.lookup(kind, query)
@@ -767,7 +772,7 @@ def command_lookup(ctx: Context, kinds: tuple[Kind, ...], query: str, make: Make
             entry = kb.entries[kind][entry_id]
             if kind in kinds:
                 return confident(make(kind, entry), how, 0.85, f"{kind}:{entry_id}")
-            return pointed_across(ctx, kinds[0], query, kind, entry, how)
+            return pointed_across(ctx, kinds[0], shown, kind, entry, how)
     hits = [
         (kind, m.entry, coverage(kb, index, kind, m.entry.id, reading.meaningful))
         for kind in kinds
@@ -778,8 +783,40 @@ def command_lookup(ctx: Context, kinds: tuple[Kind, ...], query: str, make: Make
         kind, entry, score = hits[0]
         return confident(make(kind, entry), "fulltext", score, f"{kind}:{entry.id}")
     if hits:
-        return no_such(ctx, kinds[0], query, [(k, e) for k, e, _ in hits[:4]], hits[0][2])
-    return confident(not_found(ctx, kinds[0], query), "none", 0.0, f"none:{kinds[0]}")
+        return no_such(ctx, kinds[0], shown, [(k, e) for k, e, _ in hits[:4]], hits[0][2])
+    return confident(not_found(ctx, kinds[0], shown), "none", 0.0, f"none:{kinds[0]}")
+
+
+def faq_lookup(ctx: Context, query: str) -> Reply:
+    """``/faq QUESTION``: the FAQ named by id, or the one whose wordings best share the question's
+    words; a weak match says so ("Closest I have"); none: the questions there are, with a note."""
+    kb = ctx.kb
+    entry = kb.get("faq", query.strip().lower())
+    if entry is not None:
+        return confident(faq_card(ctx, entry), "exact", 1.0, f"faq:{entry.id}")
+    index = index_of(kb)
+    found = faq_match(index, read(index, PLATFORM_MARKUP.sub(" ", query)).meaningful)
+    if found is not None and found[1] >= FAQ_GOOD:
+        return confident(faq_card(ctx, kb.entries["faq"][found[0]]), "faq", found[1], f"faq:{found[0]}")
+    if found is not None and found[1] >= TEXT_WEAK:
+        reply = closest(faq_card(ctx, kb.entries["faq"][found[0]]), [])
+        return confident(reply, "faq", found[1], f"faq:{found[0]}")
+    shown = one_line(query, 60)
+    reply = faq_listing(ctx, f"No question matches “{shown}”", "These are the questions I can answer:")
+    return confident(replace(reply, tone="notice"), "none", 0.0, "none:faq")
+
+
+def faq_listing(ctx: Context, title: str, summary: str) -> Reply:
+    faqs = ctx.kb.all("faq")
+    lines = [f"{f.question} (`/faq {f.id}`)" for f in faqs[:LIST_MAX]]
+    if len(faqs) > LIST_MAX:
+        lines.append(f"…and {len(faqs) - LIST_MAX} more: ask `/faq` with a few words")
+    return Reply(
+        title=title,
+        summary=summary,
+        sections=(Section(heading=f"{len(faqs)} questions", text=bullets(lines)),),
+        follow_ups=tuple(follow("faq", f) for f in faqs[:6]),
+    )
 
 
 def pointed_across(ctx: Context, asked: Kind, query: str, kind: Kind, entry: Any, how: How) -> Reply:

@@ -20,6 +20,7 @@ COMMAND_FOR: dict[Kind, str] = {
     "topic": "tip",
     "why": "why",
     "tip": "tip",
+    "faq": "faq",
 }
 KIND_LABEL: dict[Kind, str] = {
     "role": "role",
@@ -39,7 +40,8 @@ TIP_TAG_KINDS: tuple[Kind, ...] = ("role", "skill", "compliance", "standard", "t
 def follow(kind: Kind, entry: Any, label: str | None = None) -> FollowUp:
     cmd = COMMAND_FOR[kind]
     arg = "" if kind == "why" else f" {entry.id}"
-    return FollowUp(label=label or str(getattr(entry, "title", entry.id)), command=f"/{cmd}{arg}")
+    name = getattr(entry, "title", None) or getattr(entry, "question", None) or entry.id
+    return FollowUp(label=label or str(name), command=f"/{cmd}{arg}")
 
 
 def ref(kind: Kind, entry: Any) -> Ref | None:

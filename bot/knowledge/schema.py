@@ -28,7 +28,7 @@ def as_kinds(names: tuple[str, ...]) -> tuple[Kind, ...]:
     return cast(tuple[Kind, ...], names)
 
 
-REF_KINDS: tuple[Kind, ...] = ("role", "software", "skill", "compliance", "standard", "trend", "tip")
+REF_KINDS: tuple[Kind, ...] = ("role", "software", "skill", "compliance", "standard", "trend", "tip", "faq")
 
 TIP_MAX = 280
 SUMMARY_MAX = 400

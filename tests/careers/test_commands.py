@@ -166,7 +166,7 @@ async def test_pure_replies_are_reused_and_tips_are_not(core: Core) -> None:
 
 def test_only_commands_without_state_or_randomness_are_declared_pure(core: Core) -> None:
     pure = {c.name for c in core.registry if c.pure}
-    assert pure == {"role", "skills", "software", "compliance", "standard", "trends", "why", "path", "search"}
+    assert pure == {"role", "skills", "software", "compliance", "standard", "trends", "why", "path", "faq", "search"}
 
 
 async def test_share_command_reproduces_the_reply(core: Core) -> None:
@@ -224,3 +224,30 @@ async def test_memo_can_be_turned_off(knowledge_dir: Path) -> None:
     first = await core.ask("/role ehr")
     again = await core.ask("/role ehr")
     assert again == first and again is not first
+
+
+async def test_a_faq_answer_is_shared_as_its_faq_command_and_small_talk_is_not_shared(core: Core) -> None:
+    invocation = core.parse("is there an official hipaa certification")
+    reply = await core.answer(invocation)
+    assert reply.ref is not None and reply.ref.kind == "faq"
+    shared = core.share_command(invocation, reply)
+    assert shared == f"/faq {reply.ref.id}"
+    assert (await core.ask(shared)).title == reply.title
+    for text in ("hi", "thanks", "fhir vs hl7v2", "a good pizza place in berlin"):
+        plain = core.parse(text)
+        assert core.share_command(plain, await core.answer(plain)) is None, text
+
+
+async def test_faq_lists_answers_and_admits_a_miss(core: Core) -> None:
+    listing = await core.ask("/faq")
+    assert listing.tone == "answer" and str(len(core.kb.all("faq"))) in listing.sections[0].heading
+    assert all(f.command.startswith("/faq ") for f in listing.follow_ups)
+    found = await core.ask("/faq is hipaa certification worth getting")
+    assert found.ref is not None and found.ref.kind == "faq" and found.confidence is not None
+    assert found.confidence.how == "faq" and found.links and found.links[0].url.startswith("https://www.hhs.gov")
+    by_id = await core.ask(f"/faq {found.ref.id}")
+    assert by_id.title == found.title and by_id.confidence is not None and by_id.confidence.how == "exact"
+    miss = await core.ask("/faq pizza <@U123> <!here>")
+    assert miss.tone == "notice" and miss.title.startswith("No question matches")
+    assert miss.confidence is not None and miss.confidence.how == "none"
+    assert "<@U123>" not in miss.title  # mentions are made inert, never echoed live

@@ -251,7 +251,7 @@ async def test_a_paraphrase_finds_its_faq_with_source_and_refs(faq_core: Core) -
 async def test_a_faq_refers_to_entries_and_other_faqs(faq_core: Core) -> None:
     reply = await faq_core.ask("is HL7 the first thing to learn?")
     assert answer_of(reply) == "faq:learn-hl7-first"
-    assert [f.command for f in reply.follow_ups] == ["/standard hl7v2", "/role interoperability"]
+    assert [f.command for f in reply.follow_ups] == ["/standard hl7v2", "/role interoperability", "/faq pay-question"]
     assert reply.sections[0].heading == "Related questions"
     assert "How much does a healthcare software developer earn?" in reply.sections[0].text
     assert not reply.links  # advice only: no source to link
