@@ -121,6 +121,10 @@ class DiscordTipPoster:
         self.connect_timeout = connect_timeout
         self.pacer = Pacer(per_second)
         self._threads: OrderedDict[str, int] = OrderedDict()  # post key -> its thread, until sent
+        self._opening: dict[int, asyncio.Lock] = {}
+        """One thread opened at a time per parent channel: discord.py 2.7 lets a burst through right
+        after its bucket resets (it trusts the header's Remaining over requests still in flight), and
+        each of those comes back 429. One after another, they go as fast as the bucket allows, without 429s."""
         self._dms: OrderedDict[str, dict[int, str]] = OrderedDict()  # post key -> member -> DM sent
         self._warned: set[int] = set()  # channels where the fallback to DMs was logged
 
@@ -320,7 +324,8 @@ class DiscordTipPoster:
             )
             if not isinstance(channel, discord.TextChannel):
                 raise PostError(f"channel {channel_id} cannot hold private threads", permanent=True)
-            thread = await self._request("the private thread", open_thread, channel, thread_name(post))
+            async with self._opening.setdefault(channel_id, asyncio.Lock()):
+                thread = await self._request("the private thread", open_thread, channel, thread_name(post))
             thread_id = thread.id
             self._remember(self._threads, post.key, thread_id)
         added = 0
