@@ -266,3 +266,24 @@ async def test_a_process_with_shard_ids_identifies_only_those_shards(fake: FakeD
         assert [s.identify["shard"] for s in fake.live()] == [[1, 2]]
     finally:
         await user.stop()
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [("difference between fhir and hl7v2", "comparison"), ("what's the weather in berlin today", "out-of-scope")],
+)
+async def test_comparisons_and_out_of_scope_answers_reach_discord_within_limits(
+    discord_user: DiscordUser, core: Core, text: str, kind: str
+) -> None:
+    fake = discord_user.fake
+    mid = await fake.say(f"<@{BOT_USER['id']}> {text}", mentions=[BOT_USER])
+    await fake.wait_for(lambda: mid in fake.replies)
+    (call,) = fake.find("POST", r"/channels/\d+/messages")
+    check_message(call.body)
+    expected = await core.ask(text)
+    assert expected.confidence is not None
+    assert (expected.confidence.how if kind == "comparison" else expected.confidence.answer) == kind
+    assert call.body["embeds"][0]["title"] == expected.title
+    assert call.body["allowed_mentions"] == {"parse": [], "replied_user": False}
+    if kind == "comparison":
+        assert "What it is" in str(call.body["embeds"])

@@ -451,3 +451,37 @@ async def test_tokens_and_secrets_never_reach_the_logs(slack: SlackHarness, capl
     web_calls = [r.getMessage() for r in caplog.records if "chat.postMessage" in r.getMessage()]
     assert web_calls and "Authorization': '(redacted)'" in "\n".join(web_calls)  # the request was logged ...
     assert BOT_TOKEN not in caplog.text and SECRET not in caplog.text  # ... without the token
+
+
+@pytest.mark.parametrize(
+    ("text", "how"),
+    [
+        ("difference between fhir and hl7v2", "comparison"),
+        ("hipaa vs gdpr", "comparison"),
+        ("what's the weather in berlin today", "out-of-scope"),
+        ("a good pizza place <!here>", "out-of-scope"),
+    ],
+)
+async def test_comparisons_and_out_of_scope_answers_reach_slack_valid(
+    slack: SlackHarness, core: Core, text: str, how: str
+) -> None:
+    """Through Bolt and the fake Slack: the thread answer is the core's, in valid Block Kit within
+    Slack's limits, with no live mention."""
+    from slack_sdk.models.blocks import Block
+
+    event = {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {text}", "ts": "9.0", "channel": "C1"}
+    assert await slack.event(event) == 200
+    call = await slack.fake.wait_for("chat.postMessage")
+    expected = await core.ask(text)
+    assert expected.confidence is not None
+    assert (expected.confidence.how if how == "comparison" else expected.confidence.answer) == how
+    assert header(call.body) == expected.title
+    blocks = call.body["blocks"]
+    assert 1 <= len(blocks) <= 50 and len(call.body.get("text", "")) <= 4000
+    for block in blocks:
+        parsed = Block.parse(block)
+        assert parsed is not None
+        parsed.validate_json()
+    assert live_mentions(json.dumps(call.body, ensure_ascii=False)) == []
+    if how == "comparison":
+        assert "What it is" in json.dumps(blocks)
