@@ -51,6 +51,7 @@ import aiohttp
 import discord
 
 from adapters.discord_bot import render
+from bot import metrics
 from bot.errors import CommandError, PostError
 from bot.schedule.posting import Channel, Post
 
@@ -204,6 +205,7 @@ class DiscordTipPoster:
         try:
             return await guild.fetch_member(client.user.id)
         except (discord.HTTPException, aiohttp.ClientError, TimeoutError):
+            metrics.api_error("discord", "unavailable")
             raise CommandError(
                 "Discord would not tell me my permissions in this server. Try again in a minute."
             ) from None
@@ -233,10 +235,13 @@ class DiscordTipPoster:
                 embeds=out.embeds, nonce=post.key, allowed_mentions=discord.AllowedMentions.none(), **extra
             )
         except (discord.Forbidden, discord.NotFound) as exc:  # no access, or the channel is gone
+            metrics.api_error("discord", "refused")
             raise PostError(f"Discord refused the post: {_describe(exc)}", permanent=True) from None
         except discord.HTTPException as exc:
+            metrics.api_error("discord", "refused")
             raise PostError(f"Discord did not take the post: {_describe(exc)}") from None
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            metrics.api_error("discord", "unavailable")
             raise PostError(f"cannot reach Discord: {type(exc).__name__}") from None
         return str(message.id)
 
@@ -266,6 +271,7 @@ class DiscordTipPoster:
             self._remember(self._threads, post.key, thread_id)  # if it holds no message yet, post() uses it
             sent = await self._request("the thread", client.http.logs_from, thread_id, 50, None, thread_id)
         except (discord.Forbidden, discord.NotFound):
+            metrics.api_error("discord", "refused")
             return None  # cannot tell: the post is sent again (in the remembered thread, if any)
         me = str(client.user.id) if client.user else ""
         mine = sorted(int(m["id"]) for m in sent if m.get("author", {}).get("id") == me and m.get("type", 0) == 0)
@@ -364,6 +370,7 @@ class DiscordTipPoster:
                 channel = await self._request("a DM", client.create_dm, discord.Object(id=user))
                 message = await self._request("a DM", send, channel, out, dm_nonce(post.key, user))
             except (discord.Forbidden, discord.NotFound) as exc:
+                metrics.api_error("discord", "refused")
                 why = "DMs closed" if exc.code == DMS_CLOSED else _describe(exc)
                 refused[why] = refused.get(why, 0) + 1
                 continue
@@ -399,10 +406,13 @@ class DiscordTipPoster:
         try:
             return await call(*args)
         except (discord.Forbidden, discord.NotFound):
+            metrics.api_error("discord", "refused")
             raise
         except discord.HTTPException as exc:
+            metrics.api_error("discord", "refused")
             raise PostError(f"Discord did not take {what}: {_describe(exc)}") from None
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            metrics.api_error("discord", "unavailable")
             raise PostError(f"cannot reach Discord: {type(exc).__name__}") from None
 
 

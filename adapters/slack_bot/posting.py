@@ -45,6 +45,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import metrics
 from bot.errors import CommandError, PostError
 from bot.reply import Reply
 from bot.schedule.posting import Channel, Post, parse_channel
@@ -235,6 +236,7 @@ class SlackTipPoster:
             else:
                 info = (await client.conversations_info(channel=ref.id))["channel"]
         except SlackApiError as exc:
+            metrics.api_error("slack", "refused")
             error = exc.response.get("error", "")
             if error == "channel_not_found":
                 raise CommandError(
@@ -298,11 +300,13 @@ class SlackTipPoster:
             finally:
                 await workspace.release()
         except SlackApiError as exc:
+            metrics.api_error("slack", "refused")
             error = str(exc.response.get("error", exc.response.status_code))
             if exc.response.status_code == 429:
                 self.rate_limited += 1
             raise PostError(f"chat.postMessage: {error}", permanent=error in PERMANENT) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
+            metrics.api_error("slack", "unavailable")
             raise PostError(f"chat.postMessage: {type(exc).__name__}") from None
         finally:
             await channel.release()
@@ -359,6 +363,7 @@ class SlackTipPoster:
         try:
             response = await client.conversations_open(users=",".join(people))
         except SlackApiError as exc:
+            metrics.api_error("slack", "refused")
             error = str(exc.response.get("error", exc.response.status_code))
             if error in UNREACHABLE:
                 return None, error
@@ -366,6 +371,7 @@ class SlackTipPoster:
                 self.rate_limited += 1
             raise PostError(f"conversations.open: {error}", permanent=error in PERMANENT) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
+            metrics.api_error("slack", "unavailable")
             raise PostError(f"conversations.open: {type(exc).__name__}") from None
         finally:
             await window.release()
@@ -396,9 +402,11 @@ class SlackTipPoster:
                 if not cursor:
                     return None
         except SlackApiError as exc:
+            metrics.api_error("slack", "refused")
             error = str(exc.response.get("error", exc.response.status_code))
             raise PostError(f"conversations.history: {error}", permanent=error in PERMANENT) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
+            metrics.api_error("slack", "unavailable")
             raise PostError(f"conversations.history: {type(exc).__name__}") from None
         return None
 

@@ -94,6 +94,7 @@ class Sender:
         try:
             resp = await hook.send_dict(body)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            metrics.api_error("slack", "unavailable")
             log.warning("response_url post failed: %s", type(exc).__name__)
             return False
         if resp.status_code != 200:
@@ -119,9 +120,11 @@ class Sender:
         try:
             response = await self.client.api_call(method, **request)
         except SlackApiError as exc:
+            metrics.api_error("slack", "refused")
             log.warning("%s failed: %s", method, exc.response.get("error", exc.response.status_code))
             return None
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            metrics.api_error("slack", "unavailable")
             log.warning("%s failed: %s", method, type(exc).__name__)
             return None
         return dict(response.data) if isinstance(response.data, dict) else {}

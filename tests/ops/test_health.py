@@ -189,3 +189,28 @@ async def test_log_volume_is_one_line_a_request_under_hostile_input(
     assert len(requests) == 200 and len(others) <= 2, [r.getMessage()[:100] for r in others]
     assert not any(r.exc_info for r in caplog.records)
     assert all(len(r.getMessage()) < 200 for r in requests)
+
+
+async def test_refused_and_unreachable_platform_calls_are_counted() -> None:
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from adapters.slack_bot.send import Sender
+    from tests.fakes.slack import FakeSlack
+    from tests.slack.conftest import BOT_TOKEN
+
+    metrics.enable()
+    refused = metrics.value("careerbot_platform_api_errors_total", platform="slack", kind="refused") or 0.0
+    down = metrics.value("careerbot_platform_api_errors_total", platform="slack", kind="unavailable") or 0.0
+    async with FakeSlack() as fake:
+        sender = Sender(AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url))
+        await sender.open()
+        try:
+            fake.fail("chat.postMessage", "channel_not_found")
+            assert not await sender.call("chat.postMessage", channel="C404", text="hi")
+            fake.fail("chat.postMessage", status=0)  # hangs up: the network, not Slack, failed
+            sender.client.retry_handlers = []
+            assert not await sender.call("chat.postMessage", channel="C1", text="hi")
+        finally:
+            await sender.close()
+    assert metrics.value("careerbot_platform_api_errors_total", platform="slack", kind="refused") == refused + 1
+    assert metrics.value("careerbot_platform_api_errors_total", platform="slack", kind="unavailable") == down + 1
