@@ -212,6 +212,8 @@ def run(port: int, force_console: bool, knowledge: Path | None) -> None:
     configure(default_level=logging.INFO, force_level=True)
     gc.freeze()  # the loaded knowledge lives for the process: keep it out of every later GC scan
     try:
+        assert core.services is not None
+        core.services.settings  # noqa: B018 - a bad CAREERBOT_TIMEZONE or _TIPS_GRACE stops here, in one line
         platforms = runner.build(core, names, {"port": port})
         asyncio.run(runner.serve_until_stopped(core, platforms, http_port=port))
     except ConfigError as exc:

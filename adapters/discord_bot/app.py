@@ -396,6 +396,13 @@ class DiscordApp:
             await message.edit(embeds=out.embeds, view=out.view, allowed_mentions=discord.AllowedMentions.none())
         except discord.HTTPException as exc:
             log.warning("cannot update message %s in channel %s: %s", message.id, message.channel.id, exc)
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:  # the network, not Discord, failed
+            log.warning(
+                "cannot update message %s in channel %s: cannot reach Discord: %s",
+                message.id,
+                message.channel.id,
+                type(exc).__name__,
+            )
 
     async def failed(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         """The tree could not run a command: say so rather than leave "The application did not respond"."""
@@ -448,8 +455,9 @@ class DiscordApp:
         extra: dict[str, Any] = {"view": out.view} if out.view is not None else {}
         try:
             await message.reply(embeds=out.embeds, mention_author=False, **extra)
-        except discord.HTTPException as exc:
-            log.warning("cannot answer a mention in channel %s: %s", message.channel.id, exc)
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            reason = str(exc) if isinstance(exc, discord.HTTPException) else f"cannot reach Discord: {exc!r}"
+            log.warning("cannot answer a mention in channel %s: %s", message.channel.id, reason)
 
 
 def build_platform(core: Core, options: Mapping[str, Any]) -> DiscordApp:

@@ -147,8 +147,8 @@ class TipJobs:
 
     def compose(self, job: Job, prepared: dict[int, Rotation]) -> Compose | Skip:
         rotation = prepared.get(job.source)
-        if rotation is None:  # the subscription is gone
-            return Skip("subscription not found")
+        if rotation is None:  # the subscription is gone, or was stopped after this post was claimed
+            return Skip("subscription not found or stopped")
         kb = self.knowledge()
         candidates = self._tips_for(kb, rotation.topic)
         if not candidates:

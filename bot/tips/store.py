@@ -96,6 +96,7 @@ def rotation_query(tenant: Tenant, ids: Sequence[int]) -> Any:
         select(s.c.id, s.c.seed, s.c.topic, s.c.cycle, p.c.tip_id, p.c.cycle, p.c.local_date)
         .select_from(joined)
         .where(s.c.platform == tenant.platform, s.c.tenant == tenant.team, s.c.id.in_(list(ids)))
+        .where(s.c.active == 1)  # unsubscribed after its post was claimed: nothing to post
     )
 
 

@@ -254,7 +254,8 @@ class FakeDiscord:
 
     def fail(self, method: str, path_regex: str, status: int, code: int, message: str, *, times: int = 1) -> None:
         """Answer the next ``times`` matching requests with an error, as Discord's API does
-        (e.g. 403, code 50013, "Missing Permissions")."""
+        (e.g. 403, code 50013, "Missing Permissions"); ``status=0`` hangs up without answering (the
+        network failed, not Discord)."""
         self._failures.append(Failure(method, re.compile(path_regex), status, code, message, times))
 
     async def _record(self, call: Call) -> None:
@@ -354,6 +355,10 @@ class FakeDiscord:
                 failure.times -= 1
                 call.status = failure.status
                 await self._record(call)
+                if failure.status == 0:  # drop the connection: the client sees a disconnected server
+                    assert request.transport is not None
+                    request.transport.close()
+                    return web.Response(status=500)
                 return respond({"message": failure.message, "code": failure.code}, failure.status)
         protected = request.path.startswith("/api/") and not re.match(r"/(interactions|webhooks)/", path)
         if protected and request.headers.get("Authorization") != f"Bot {self.token}":

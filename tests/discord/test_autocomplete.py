@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from bot.core import Core
@@ -20,6 +18,7 @@ MISSPELLED = [
     ("path", "role", "imagng", "imaging"),
     ("tip", "topic", "interveiws", "interviews"),
 ]
+HOSTILE_TYPED = ["@everyone", "<@&123456789012345678>", "\x00\x1b[31m\u202e", "é" * 10_000, "x" * 10_000]
 
 
 def ids_for(core: Core, command: str, option: str) -> set[str]:
@@ -67,19 +66,12 @@ async def test_an_empty_box_lists_entries_and_never_more_than_25(discord_user: D
     assert len(choices) == 25
 
 
-async def test_hostile_input_gets_a_valid_answer_fast(discord_user: DiscordUser, core: Core) -> None:
+async def test_hostile_input_gets_a_valid_answer(discord_user: DiscordUser, core: Core) -> None:
+    """How fast: ``python -m bench.discord_interactions`` times autocomplete, these inputs included,
+    against Discord's 3 s."""
     valid = ids_for(core, "role", "query")
-    for typed in ["@everyone", "<@&123456789012345678>", "\x00\x1b[31m\u202e", "é" * 10_000, "x" * 10_000]:
-        started = time.perf_counter()
+    for typed in HOSTILE_TYPED:
         iid = await discord_user.fake.autocomplete("role", {"query": typed}, "query")
         body = await discord_user.fake.response(iid)
-        assert time.perf_counter() - started < 1.0  # Discord allows 3 s
         assert body["type"] == 8 and len(body["data"]["choices"]) <= 25
         assert all(c["value"] in valid for c in body["data"]["choices"])
-
-
-async def test_autocomplete_answers_well_inside_the_deadline(discord_user: DiscordUser) -> None:
-    started = time.perf_counter()
-    for _ in range(20):
-        await discord_user.complete("tip", "topic", "fhri")
-    assert (time.perf_counter() - started) / 20 < 0.25

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -179,7 +180,7 @@ async def test_channels_resolve_by_mention_id_or_name_within_the_guild_only(tips
         assert (found.id, found.name) == (str(CHANNEL_ID), "general"), given
     with pytest.raises(CommandError, match="can't see this server"):
         await poster.check_channel("1200000000000000999", f"<#{CHANNEL_ID}>")  # another guild's tenant
-    with pytest.raises(CommandError) as direct:
+    with pytest.raises(CommandError, match=f"^{re.escape(DM_ONLY)}$") as direct:
         await poster.check_channel("dm", "1")
     assert direct.value.reason == DM_ONLY
     assert await poster.default_timezone(guild, "1") is None
@@ -320,7 +321,7 @@ async def test_http_errors_become_post_errors(
     tips: TipsOnDiscord, status: int, code: int, message: str, permanent: bool
 ) -> None:
     tips.fake.fail("POST", MESSAGES, status, code, message)
-    with pytest.raises(PostError) as caught:
+    with pytest.raises(PostError, match=re.escape(message)) as caught:
         await tips.app.poster.post(tip())
     assert caught.value.permanent is permanent
     assert str(status) in caught.value.reason and message in caught.value.reason

@@ -134,6 +134,10 @@ class FakeSlack:
         """The bot token's scopes, sent as ``x-oauth-scopes`` on ``auth.test`` (None: no header)."""
         self.clock_offset = 0.0
         """Seconds this fake's ``Date`` header is ahead of the machine's clock (a skewed host)."""
+        self.list_limit: int | None = None
+        """Most channels one ``conversations.list`` page holds: the request's ``limit`` (100 if none,
+        at most this), the next page's ``cursor`` in ``response_metadata``, as Slack pages it. None:
+        every channel on one page."""
         self._windows: dict[object, deque[float]] = {}
         self._opened: dict[tuple[str, frozenset[str]], str] = {}
         self._conversation_ids = itertools.count(1)
@@ -406,6 +410,8 @@ class FakeSlack:
             return self._members(team, body)
         if method == "conversations.list":
             listed = [_info(c, s) for (t, c), s in self.channels.items() if t == team and s.exists]
+            if self.list_limit is not None:
+                return _page(listed, body, self.list_limit, "channels")
             return {"ok": True, "channels": listed, "response_metadata": {"next_cursor": ""}}
         if method == "conversations.open":
             return self._open(team, body)
@@ -594,6 +600,18 @@ def _where(where: tuple[str, ...]) -> tuple[str, str]:
     if len(where) == 2:
         return where[0], where[1]
     raise TypeError(f"expected (team, id) or (id,), got {where!r}")
+
+
+def _page(items: list[Any], body: dict[str, Any], most: int, key: str) -> dict[str, Any]:
+    """One page of ``items`` as Slack pages a list: ``limit`` (100 if none, at most ``most``) from
+    ``cursor`` (``page:<n>``), the next page's cursor in ``response_metadata`` ("" on the last)."""
+    cursor = str(body.get("cursor") or "")
+    if cursor and not cursor.startswith("page:"):
+        return _error("invalid_cursor")
+    start = int(cursor.removeprefix("page:") or 0)
+    limit = min(max(int(body.get("limit") or 100), 1), most)
+    following = f"page:{start + limit}" if start + limit < len(items) else ""
+    return {"ok": True, key: items[start : start + limit], "response_metadata": {"next_cursor": following}}
 
 
 def _retry_after(fault: Fault) -> dict[str, str]:

@@ -50,7 +50,7 @@ def tree(tmp_path: Path, knowledge_dir: Path) -> Path:
 
 
 def problems(directory: Path) -> list[str]:
-    with pytest.raises(KnowledgeError) as caught:
+    with pytest.raises(KnowledgeError, match=re.escape(str(directory))) as caught:  # a problem in this tree
         load(directory)
     return [str(p) for p in caught.value.problems]
 

@@ -44,7 +44,7 @@ def cases() -> list[object]:
 
 
 def problems(directory: Path, limits: Limits = DEFAULT_LIMITS) -> list[str]:
-    with pytest.raises(KnowledgeError) as caught:
+    with pytest.raises(KnowledgeError, match=re.escape(str(directory))) as caught:  # a problem in this tree
         load(directory, limits)
     return [str(p) for p in caught.value.problems]
 
@@ -256,7 +256,7 @@ def test_5_a_file_over_the_size_limit_is_one_short_problem(tree: Path) -> None:
 
 def test_5_reports_are_capped_in_lines_and_characters(tree: Path) -> None:
     hostile(tree, "zz.yaml", "tips:\n" + "  - {id: NOT-AN-ID, text: x, tags: [nope]}\n" * 5000)
-    with pytest.raises(KnowledgeError) as caught:
+    with pytest.raises(KnowledgeError, match=f"^{re.escape(str(tree / 'zz.yaml'))}:2: ") as caught:
         load(tree)
     error = caught.value
     assert len(error.problems) == DEFAULT_LIMITS.problems and not error.complete
@@ -350,7 +350,7 @@ async def test_the_running_bot_survives_each_hostile_file(
         assert not watcher.done() and core.watch_restarts == 0
     finally:
         watcher.cancel()
-        with pytest.raises(asyncio.CancelledError):
+        with pytest.raises(asyncio.CancelledError, match="^$"):  # our cancel, which carries no message
             await watcher
 
 

@@ -51,8 +51,8 @@ async def title_of(core: Core, text: str) -> str:
 
 
 async def test_role_ehr_answers_with_the_ehr_role_privately_in_the_ack(slack: SlackHarness, core: Core) -> None:
-    status, body, seconds = await slack.post(slack.command_body("/role", "ehr"))
-    assert status == 200 and seconds < 1.0
+    status, body, _ = await slack.post(slack.command_body("/role", "ehr"))
+    assert status == 200 and body  # the answer is the ack itself (how fast: bench.slack_http)
     message = json.loads(body)
     assert header(message) == await title_of(core, "/role ehr")
     assert message["response_type"] == "ephemeral"
@@ -116,8 +116,10 @@ async def test_ack_comes_in_time_however_slow_the_core_is(
 
     monkeypatch.setattr(core, "answer", slow)
     status, body, seconds = await slack.post(slack.command_body("/role", "ehr"))
-    assert (status, body) == (200, "")  # an empty ack ...
-    assert ACK_BUDGET <= seconds < ACK_BUDGET + 0.5 < 3.0  # ... well inside Slack's 3 s
+    # an empty ack while the answer is still blocked on ``release``: the ack cannot have waited for
+    # it, however slow it is (how long acks take under load: bench.slack_http --in-flight)
+    assert (status, body) == (200, "")
+    assert seconds >= ACK_BUDGET  # ... after the bot gave the core its budget to answer in the ack
     assert slack.fake.of("response_url") == []
     release.set()
     message = await slack.next_response()  # ... and the answer follows through response_url
@@ -268,8 +270,13 @@ async def test_a_button_from_someone_else_is_ignored(slack: SlackHarness) -> Non
         ]
     }
     assert await slack.click(message, "x") == 200
-    await slack.fake.settle(0.2)
-    assert slack.fake.of("response_url") == []
+    # then a button of ours: handled after it and the same way, so once that one is answered the
+    # first click has had its chance to be answered too
+    ours = json.loads((await slack.post(slack.command_body("/role", "ehr")))[1])
+    assert await slack.click(ours, "Share in channel") == 200
+    shared = await slack.next_response()
+    assert shared["response_type"] == "in_channel" and header(shared) == header(ours)
+    assert len(slack.fake.of("response_url")) == 1  # that answer, and nothing for the foreign button
 
 
 # ---------------------------------------------------------------------------- option pickers
@@ -287,8 +294,8 @@ async def test_a_list_offers_a_picker_whose_options_come_from_the_knowledge(slac
         "block_id": "b1",
         "value": "ehr",
     }
-    status, body, seconds = await slack.post(slack.interaction(suggestion))
-    assert status == 200 and seconds < 1.0
+    status, body, _ = await slack.post(slack.interaction(suggestion))
+    assert status == 200  # the options are in the response itself (how fast: bench.slack_http)
     options = json.loads(body)["options"]
     expected = core.autocomplete("role", "query", "ehr")
     assert [o["value"] for o in options] == [value for _, value in expected]

@@ -266,7 +266,7 @@ def hostile_replies(draw: st.DrawFn) -> Reply:
     )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(reply=hostile_replies(), share=st.booleans())
 def test_hostile_replies_render_valid_and_inert(reply: Reply, share: bool) -> None:
     pages = render(reply, share="/role ehr" if share else None)

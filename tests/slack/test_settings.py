@@ -4,6 +4,7 @@ tokens; Socket Mode works against the fake's websocket."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -46,7 +47,7 @@ def test_a_bad_setting_is_one_line_naming_the_variable_not_its_value(
     clean_env: pytest.MonkeyPatch, values: dict[str, str], message: str
 ) -> None:
     env(clean_env, **values)
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}") as caught:
         load_settings()
     text = str(caught.value)
     assert text.startswith(message)
@@ -123,8 +124,8 @@ async def test_a_refused_token_fails_start_up_with_slacks_reason_for_the_runner_
     fake.fail("auth.test", error="invalid_auth")
     settings = load_settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET, slack_api_url=fake.api_url)
     platform = SlackPlatform(core, settings, port=0, host="127.0.0.1")
-    with pytest.raises(ConnectionError) as caught:
+    refused = "Slack refused the bot token (auth.test: invalid_auth)"
+    with pytest.raises(ConnectionError, match=f"^{re.escape(refused)}$"):
         await platform.run()
-    assert str(caught.value) == "Slack refused the bot token (auth.test: invalid_auth)"
     assert not platform.started.is_set()
     await platform.close()

@@ -27,6 +27,7 @@ from bot.context import Services
 from bot.core import Core
 from bot.knowledge.loader import default_knowledge_dir
 from bot.schedule.clock import FakeClock
+from bot.schedule.scheduler import Settings as SchedulerSettings
 from bot.store.engine import Store, Tenant, metadata
 from bot.tips import messages as tip_messages
 from bot.tips.store import Subscription, TenantTips
@@ -35,15 +36,33 @@ from tests.slack.conftest import BOT_TOKEN, SECRET, SlackHarness, texts
 
 MONDAY_6AM = datetime(2025, 3, 3, 6, 0, tzinfo=UTC)
 SCHEDULER_TABLES = {"tip_workers", "tip_tenant_leases"}
+POLL = SchedulerSettings().poll  # the idle scheduler sleeps this long between rounds
 REFUSED = tip_messages.ADMINS_ONLY.split(" (")[0]  # "Only workspace admins can change daily tips"
 
 
 class FrozenClock(FakeClock):
     """Time moves only when the test sets it; the scheduler's sleeps are short real pauses (a
-    :class:`FakeClock` would race its own time ahead while the test talks to Slack)."""
+    :class:`FakeClock` would race its own time ahead while the test talks to Slack). It counts the
+    scheduler's idle rounds (each ends in a ``poll`` sleep), so a test that expects nothing to happen
+    waits for rounds to have run, not for time to pass."""
+
+    def __init__(self, start: datetime) -> None:
+        super().__init__(start)
+        self.idle_rounds = 0
 
     async def sleep(self, seconds: float) -> None:
+        if seconds == POLL:
+            self.idle_rounds += 1
         await asyncio.sleep(0.01)
+
+    async def rounds(self, count: int = 3, timeout: float = 10.0) -> None:
+        """Return when the scheduler has finished ``count`` more idle rounds: all but the first began
+        after this call, so each of those looked at everything stored before it."""
+        loop = asyncio.get_running_loop()
+        target, deadline = self.idle_rounds + count, loop.time() + timeout
+        while self.idle_rounds < target:
+            assert loop.time() < deadline, f"the scheduler ran {count - target + self.idle_rounds} of {count} rounds"
+            await asyncio.sleep(0.01)
 
 
 @dataclass
@@ -218,9 +237,10 @@ async def test_the_scheduler_posts_the_tip_through_the_platforms_poster(tips_sla
     )
     assert "Daily tips on for #daily-tips" in said
     [sub] = await tips_slack.subscriptions()
+    history = TenantTips(await tips_slack.store(), Tenant("slack", TEAM_ID))
 
-    await asyncio.sleep(0.3)  # the scheduler runs many rounds at 06:00: nothing is due yet
-    assert fake.of("chat.postMessage") == []
+    await tips_slack.clock.rounds(3)  # rounds at 06:00 that saw the subscription: nothing is due yet
+    assert await history.history(sub.id) == [] and fake.of("chat.postMessage") == []  # not even a job
 
     tips_slack.clock.set(datetime(2025, 3, 3, 9, 0, 5, tzinfo=UTC))
     call = await fake.wait_for("chat.postMessage")
@@ -232,7 +252,6 @@ async def test_the_scheduler_posts_the_tip_through_the_platforms_poster(tips_sla
     assert call.body["text"].startswith(tip_messages.POST_TITLE)
     ts = fake.history["C2"][0]["ts"]
 
-    history = TenantTips(await tips_slack.store(), Tenant("slack", TEAM_ID))
     for _ in range(300):  # sent posts are marked in batches: wait for the row
         rows = await history.history(sub.id)
         if rows and rows[0]["state"] == "sent":
@@ -241,5 +260,8 @@ async def test_the_scheduler_posts_the_tip_through_the_platforms_poster(tips_sla
     assert [(r["local_date"], r["state"], r["message_id"]) for r in rows] == [("2025-03-03", "sent", ts)]
     assert rows[0]["tip_id"]
 
-    await asyncio.sleep(0.3)  # more rounds at 09:00: still exactly one post that day
+    await tips_slack.clock.rounds(3)  # more rounds at 09:00: still exactly one post that day
+    assert [(r["local_date"], r["state"], r["message_id"]) for r in await history.history(sub.id)] == [
+        ("2025-03-03", "sent", ts)
+    ]
     assert [c.body["channel"] for c in fake.of("chat.postMessage")] == ["C2"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -151,7 +152,7 @@ async def test_a_file_that_is_not_a_database_is_refused_never_replaced(
 ) -> None:
     path = tmp_path / "careerbot.db"
     path.write_bytes(content)
-    with pytest.raises(StoreError) as refused:
+    with pytest.raises(StoreError, match=re.escape(says)) as refused:
         await Store.open(f"sqlite+aiosqlite:///{path}", environ={})
     assert refused.value.kind == "damaged" and str(path) in refused.value.detail and says in refused.value.detail
     assert "restore it from a backup" in refused.value.detail and "\n" not in refused.value.detail
