@@ -23,8 +23,14 @@ $(VENV)/.dev-installed: pyproject.toml $(LOCK) | $(BIN)/python
 run: $(VENV)/.run-installed
 	@$(BIN)/careerbot run
 
+# The suite under coverage (settings in pyproject.toml): every process's data file is combined, the
+# report printed, and the target fails if the tests fail or coverage is under `fail_under`.
 test: $(VENV)/.dev-installed lint
-	$(BIN)/python -m pytest
+	$(BIN)/coverage erase
+	$(BIN)/coverage run -m pytest; tests=$$?; \
+	$(BIN)/coverage combine --quiet; \
+	$(BIN)/coverage report; report=$$?; \
+	test $$tests -eq 0 && test $$report -eq 0
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
@@ -50,4 +56,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist .coverage .coverage.* htmlcov
