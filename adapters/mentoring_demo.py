@@ -88,7 +88,8 @@ async def run_demo(
                 print(f"════ check-ins: {clock.now().isoformat()} ════\n", file=stream)
                 await scheduler.run_once()
                 await answer_some(mentoring, store, rng, clock.now())
-            report = await mentoring.report(program)
+            final = await mentoring.program_by_id(program.id)  # as the rounds left it (its round count)
+            report = await mentoring.report(final or program)
             print("════ the admin's report ════", file=stream)
             print(
                 f"members {report.members}, states {report.states}, rounds {report.rounds}, groups {report.groups}, "
