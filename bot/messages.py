@@ -45,10 +45,10 @@ STORE_FULL = (
     "please tell whoever runs careerbot."
 )
 STORE_DAMAGED = (
-    "Daily tips are unavailable: careerbot's saved data is damaged and needs repair. Nothing was changed; "
+    "I can't use careerbot's saved data right now: it is damaged and needs repair. Nothing was changed; "
     "please tell whoever runs careerbot."
 )
 STORE_UNAVAILABLE = (
-    "Daily tips are unavailable right now: careerbot can't reach its storage. Nothing was changed; "
+    "I can't reach careerbot's storage right now. Nothing was changed; "
     "please try again later, or tell whoever runs careerbot."
 )

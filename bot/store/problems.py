@@ -197,6 +197,12 @@ def explain(exc: BaseException, url: URL) -> StoreError | None:
                 return found
         if isinstance(err, OSError):
             return _os_problem(err, place, is_sqlite)
+        if not is_sqlite and getattr(err, "connection_invalidated", False):
+            # SQLAlchemy's disconnect: a pooled connection the server closed (a restart, an idle kill)
+            return StoreError(
+                "unavailable",
+                f"cannot reach {place} ({_first_line(err)}): check that it is running and CAREERBOT_DATABASE_URL",
+            )
     return None
 
 
