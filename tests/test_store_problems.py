@@ -642,25 +642,3 @@ def test_a_cause_chain_with_a_cycle_ends(db: Path) -> None:
     second = RuntimeError("second")
     first.__cause__, second.__cause__ = second, first
     assert explain(first, sqlite_url(db)) is None
-
-
-@pytest.mark.usefixtures("postgres")
-async def test_the_store_replaces_a_pooled_connection_the_server_closed() -> None:
-    """After a PostgreSQL restart or an idle-session kill, the next request works (pre-ping)."""
-    from bot.store.engine import Store
-
-    store = await Store.open(PG, migrate=False, environ={})
-    try:
-        async with store.connect() as conn:
-            pid = (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar_one()
-        admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
-        try:
-            assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
-            while await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid):
-                await asyncio.sleep(0)
-        finally:
-            await admin.close()
-        async with store.connect() as conn:
-            assert (await conn.exec_driver_sql("SELECT 1")).scalar_one() == 1
-    finally:
-        await store.close()

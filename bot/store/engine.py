@@ -237,7 +237,7 @@ def _engine(url: URL, schema: str | None) -> AsyncEngine:
         url,
         pool_size=10,
         max_overflow=10,
-        pool_pre_ping=True,  # a pooled connection the server closed (restart, idle kill) is replaced, not used
+        pool_pre_ping=False,
         connect_args={"server_settings": settings} if settings else {},
     )
 
