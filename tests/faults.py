@@ -48,11 +48,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import sqlite3
 import struct
 import threading
 from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -83,6 +85,19 @@ async def eventually(
                 await asyncio.sleep(POLL)
     except TimeoutError:
         raise AssertionError(f"{what} did not become true within {timeout} s") from None
+
+
+def deny_listing(monkeypatch: Any, directory: Path) -> None:
+    """``chmod 000`` on ``directory``, simulated (the tests may run as root, who can list anything):
+    ``os.scandir`` of it raises ``PermissionError`` until ``monkeypatch`` is undone."""
+    real_scandir = os.scandir
+
+    def denied(path: Any = ".") -> Any:
+        if Path(path) == directory:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", denied)
 
 
 def assert_alive(*tasks: asyncio.Task[Any], named: Iterable[str] = ()) -> None:

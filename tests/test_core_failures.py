@@ -26,6 +26,7 @@ from bot.context import Context
 from bot.core import WATCH_BACKOFF_MAX, Core
 from bot.errors import CommandError
 from bot.reply import Reply
+from tests.faults import deny_listing
 from tests.knowledge.test_reload import until
 
 SECRET = "password=hunter2 at /srv/careerbot/secret.py"
@@ -134,13 +135,7 @@ async def test_a_knowledge_directory_that_cannot_be_listed_keeps_the_last_good_t
     core, tree = live
     before = await core.ask("/role ehr")
     real_scandir = os.scandir
-
-    def denied(path: Any = ".") -> Any:
-        if Path(path) == tree:
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", denied)
+    deny_listing(monkeypatch, tree)
     watcher = asyncio.create_task(core.watch(0.01))
     try:
         with caplog.at_level(logging.ERROR, logger="careerbot.core"):

@@ -4,16 +4,15 @@ message`` with a suggestion), the lookups the KnowledgeBase offers, and the ship
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 from bot.core import Core
-from bot.errors import KnowledgeError
 from bot.knowledge.kb import KnowledgeBase
 from bot.knowledge.loader import load, normalize
 from bot.knowledge.schema import ANSWER_MAX, FAQ_REF_KINDS, MIN_ASKED, Faq
+from tests.knowledge.conftest import problems
 
 ENTRY = """\
   - id: {id}
@@ -39,20 +38,6 @@ def faq_entry(
     return ENTRY.format(
         id=entry_id, question=f"Test question number {n}?", asked0=a0, asked1=a1, asked2=a2, refs=refs, source=source
     )
-
-
-@pytest.fixture
-def tree(tmp_path: Path, knowledge_dir: Path) -> Path:
-    """A private copy of the shipped knowledge to break."""
-    target = tmp_path / "knowledge"
-    shutil.copytree(knowledge_dir, target)
-    return target
-
-
-def problems(directory: Path) -> list[str]:
-    with pytest.raises(KnowledgeError, match=re.escape(str(directory))) as caught:  # a problem in this tree
-        load(directory)
-    return [str(p) for p in caught.value.problems]
 
 
 def write(tree: Path, *entries: str) -> Path:

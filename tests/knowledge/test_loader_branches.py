@@ -9,31 +9,16 @@ Other YAML failures (tags, aliases, ``\\xff``, syntax) are in ``test_hostile.py`
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bot.errors import KnowledgeError
 from bot.knowledge import loader
 from bot.knowledge.loader import load
+from tests.faults import deny_listing
+from tests.knowledge.conftest import problems
 
 ID_RULE = "is not a valid id (lowercase letters, digits and '-')"
-
-
-@pytest.fixture
-def tree(tmp_path: Path, knowledge_dir: Path) -> Path:
-    target = tmp_path / "knowledge"
-    shutil.copytree(knowledge_dir, target)
-    return target
-
-
-def problems(directory: Path) -> list[str]:
-    with pytest.raises(KnowledgeError) as caught:
-        load(directory)
-    return [str(p) for p in caught.value.problems]
 
 
 def write(tree: Path, content: str | bytes, name: str = "zz.yaml") -> Path:
@@ -108,14 +93,7 @@ def test_a_knowledge_path_that_is_not_a_directory_is_one_problem(tmp_path: Path,
 
 def test_a_directory_that_cannot_be_listed_is_one_problem(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``chmod 000`` (simulated: root lists anything)."""
-    real_scandir = os.scandir
-
-    def denied(path: Any = ".") -> Any:
-        if Path(path) == tree:
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", denied)
+    deny_listing(monkeypatch, tree)
     assert problems(tree) == [f"{tree}:0: cannot list: Permission denied"]
 
 

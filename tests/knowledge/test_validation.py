@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import re
-import shutil
 from pathlib import Path
 
-import pytest
-
-from bot.errors import KnowledgeError
 from bot.knowledge.loader import load
 from bot.knowledge.schema import MIN_TIPS, REQUIRED_IDS, TIP_MAX
+from tests.knowledge.conftest import problems
 
 ROLE = """\
 roles:
@@ -28,20 +24,6 @@ roles:
     related: [ehr]
 """
 GOOD_SKILLS = "programming, problem-solving, communication, adaptability, attention-to-detail"
-
-
-@pytest.fixture
-def tree(tmp_path: Path, knowledge_dir: Path) -> Path:
-    """A private copy of the shipped knowledge to break."""
-    target = tmp_path / "knowledge"
-    shutil.copytree(knowledge_dir, target)
-    return target
-
-
-def problems(directory: Path) -> list[str]:
-    with pytest.raises(KnowledgeError, match=re.escape(str(directory))) as caught:  # a problem in this tree
-        load(directory)
-    return [str(p) for p in caught.value.problems]
 
 
 def test_shipped_knowledge_is_complete(knowledge_dir: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -21,13 +22,36 @@ from bot.core import Core
 from bot.knowledge.loader import default_knowledge_dir
 from bot.mentoring import tables  # noqa: F401  (every mentoring table on the store's metadata)
 from bot.mentoring.commands import COMMANDS as MENTORING
+from bot.mentoring.store import Program, Settings, TenantMentoring
 from bot.registry import REGISTRY
 from bot.reply import Reply
 from bot.schedule.clock import FakeClock
-from bot.store.engine import Store, metadata
+from bot.schedule.posting import Channel
+from bot.store.engine import Store, Tenant, metadata
 from tests.tips.conftest import Database, MemoryPoster, at, database, postgres_url
 
-__all__ = ["database", "postgres_url", "mentoring_bot", "MentoringBot", "PrivatePoster"]
+__all__ = ["database", "postgres_url", "mentoring_bot", "MentoringBot", "PrivatePoster", "pairs_program"]
+
+
+async def pairs_program(store: Store, tenant: Tenant, channel: Channel, people: int, now: datetime) -> Program:
+    """A weekly pairs program (Mondays 10:00 UTC, check-ins three days after an intro) in ``channel``,
+    with ``people`` peers U0, U1, ... who know FHIR and want SQL, all made at ``now``."""
+    mentoring = TenantMentoring(store, tenant)
+    settings = Settings(kind="pairs", every_weeks=1, weekday=0, hour=10, checkin_days=3)
+    program, _ = await mentoring.create_program(channel, settings, user="UADMIN", now=now, seed=3)
+    for i in range(people):
+        await mentoring.join(
+            program,
+            f"U{i}",
+            role="peer",
+            knows=["standard:fhir"],
+            wants=["skill:sql"],
+            timezone="UTC",
+            bio=None,
+            capacity=1,
+            now=now,
+        )
+    return program
 
 
 class PrivatePoster(MemoryPoster):

@@ -18,11 +18,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.mentoring.store import Settings, TenantMentoring
 from bot.mentoring.tables import groups, programs
 from bot.schedule.posting import Channel
 from bot.store.engine import Tenant
 from tests import workers
+from tests.mentoring.conftest import pairs_program
 from tests.tips.conftest import Database, at
 
 WEEK0 = at("2025-03-03T10:00")
@@ -56,23 +56,7 @@ def sent(posts: Path) -> list[dict[str, Any]]:
 
 async def test_killed_at_each_boundary_every_round_and_intro_happens_once(database: Database, tmp_path: Path) -> None:
     store = await database.open()
-    mentoring = TenantMentoring(store, Tenant("slack", "T1"))
-    settings = Settings(kind="pairs", every_weeks=1, weekday=0, hour=10, checkin_days=3)
-    program, _ = await mentoring.create_program(
-        Channel("C1", "mentoring"), settings, user="UADMIN", now=at("2025-03-01T08:00"), seed=3
-    )
-    for i in range(6):
-        await mentoring.join(
-            program,
-            f"U{i}",
-            role="peer",
-            knows=["standard:fhir"],
-            wants=["skill:sql"],
-            timezone="UTC",
-            bio=None,
-            capacity=1,
-            now=at("2025-03-01T08:00"),
-        )
+    await pairs_program(store, Tenant("slack", "T1"), Channel("C1", "mentoring"), 6, at("2025-03-01T08:00"))
     await store.close()
     posts = tmp_path / "posts.jsonl"
 

@@ -35,7 +35,6 @@ from bot.knowledge.kb import KnowledgeBase
 from bot.knowledge.loader import default_knowledge_dir, load
 from bot.mentoring.jobs import job_key
 from bot.mentoring.store import Program, TenantMentoring
-from bot.mentoring.store import Settings as ProgramSettings
 from bot.mentoring.tables import checkins, groups, intros
 from bot.registry import job_kinds, purge_tenant
 from bot.schedule.clock import Clock, FakeClock, ShiftedClock, epoch
@@ -50,6 +49,7 @@ from bot.tips.store import TenantTips
 from bot.tips.tables import posts
 from tests.fakes.slack import FakeSlack
 from tests.faults import Proxy, SqliteFaults, assert_alive, eventually
+from tests.mentoring.conftest import pairs_program
 from tests.tips.conftest import Database, MemoryPoster, at, job_queue
 
 BEFORE = at("2025-03-02T12:00")
@@ -176,22 +176,7 @@ async def subscribe(store: Store, tenant: Tenant = T1, channel: str = "C1", topi
 
 async def program(store: Store, tenant: Tenant = T1, people: int = 2) -> Program:
     """A pairs program in ``tenant`` whose first round is due at :data:`DUE` (one intro per pair)."""
-    mentoring = TenantMentoring(store, tenant)
-    settings = ProgramSettings(kind="pairs", every_weeks=1, weekday=0, hour=10, checkin_days=3)
-    made, _ = await mentoring.create_program(Channel("C9", "mentoring"), settings, user="UADMIN", now=BEFORE, seed=3)
-    for i in range(people):
-        await mentoring.join(
-            made,
-            f"U{i}",
-            role="peer",
-            knows=["standard:fhir"],
-            wants=["skill:sql"],
-            timezone="UTC",
-            bio=None,
-            capacity=1,
-            now=BEFORE,
-        )
-    return made
+    return await pairs_program(store, tenant, Channel("C9", "mentoring"), people, BEFORE)
 
 
 async def claimed_by_a_dead_replica(store: Store, kind: str, tenant: Tenant = T1) -> Job:
