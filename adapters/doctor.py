@@ -99,16 +99,15 @@ async def check_slack(environ: Mapping[str, str], now: float | None = None) -> l
     from pydantic import ValidationError
 
     from adapters.slack_bot.manifest import build_manifest
-    from adapters.slack_bot.settings import SlackSettings
+    from adapters.slack_bot.settings import SlackSettings, problems
     from bot.registry import REGISTRY
 
     try:
         given = {k.lower(): v for k, v in environ.items() if k.startswith(("SLACK_", "CAREERBOT_")) and v.strip()}
         settings = SlackSettings.model_validate(given)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        var = str(first["loc"][0]).upper() if first["loc"] else "a Slack setting"
-        return [Check("slack settings", False, f"{var}: {first['msg'].removeprefix('Value error, ')}", f"fix {var}")]
+        var, reason = problems(exc)[0]
+        return [Check("slack settings", False, f"{var}: {reason}", f"fix {var}")]
     checks = []
     if settings.socket_mode:
         checks.append(Check("slack mode", True, "Socket Mode (SLACK_APP_TOKEN has the xapp- shape)"))

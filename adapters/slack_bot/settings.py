@@ -69,17 +69,22 @@ class SlackSettings(BaseSettings):
         return self.slack_app_token is not None
 
 
+def problems(exc: ValidationError) -> list[tuple[str, str]]:
+    """(variable, what is wrong with it) for each setting pydantic refused; never the value."""
+    found = []
+    for err in exc.errors():
+        name = str(err["loc"][0]).upper() if err["loc"] else "a Slack setting"
+        reason = "is not set" if err["type"] == "missing" else str(err["msg"]).removeprefix("Value error, ")
+        found.append((name, reason))
+    return found
+
+
 def load_settings(**overrides: Any) -> SlackSettings:
     """Settings from the environment (``overrides`` win); :class:`ConfigError` in one line otherwise."""
     try:
         settings = SlackSettings(**overrides)
     except ValidationError as exc:
-        parts = []
-        for err in exc.errors():
-            name = str(err["loc"][0]).upper() if err["loc"] else "a Slack setting"
-            reason = "is not set" if err["type"] == "missing" else str(err["msg"]).removeprefix("Value error, ")
-            parts.append(f"{name} {reason}")
-        raise ConfigError("; ".join(parts)) from None
+        raise ConfigError("; ".join(f"{name} {reason}" for name, reason in problems(exc))) from None
     if not settings.socket_mode and settings.slack_signing_secret is None:
         raise ConfigError(
             "SLACK_SIGNING_SECRET is not set (HTTP mode needs it; or set SLACK_APP_TOKEN for Socket Mode)"
