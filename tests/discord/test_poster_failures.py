@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -110,7 +111,7 @@ async def test_a_client_that_never_connects_fails_the_post_for_a_retry(
         assert not raised.value.permanent  # the scheduler tries again later
         with pytest.raises(PostError, match="not connected to Discord"):
             await app.poster.post(tip(audience=(str(BOT_ID + 1),)))
-        with pytest.raises(CommandError) as refused:
+        with pytest.raises(CommandError, match=re.escape(NOT_CONNECTED)) as refused:
             await app.poster.check_channel(GUILD, f"<#{CHANNEL_ID}>")
     assert refused.value.reason == NOT_CONNECTED
     assert fake.calls == []  # nothing reached Discord
@@ -148,7 +149,7 @@ async def test_a_closed_client_is_not_connected(fake: FakeDiscord, core: Core) -
 async def test_a_channel_that_is_not_a_text_channel_gets_its_kind_named(
     bot: DiscordApp, given: str, reason: str
 ) -> None:
-    with pytest.raises(CommandError) as refused:
+    with pytest.raises(CommandError, match="Pick a text or announcement channel") as refused:
         await bot.poster.check_channel(GUILD, given)
     assert refused.value.reason == f"{reason}. Pick a text or announcement channel."
 
@@ -202,7 +203,7 @@ async def test_when_discord_will_not_say_the_bots_permissions_the_admin_is_told_
 ) -> None:
     times = 2 if status == 0 else 1  # aiohttp sends a GET again once when the connection drops
     fake.fail("GET", BOT_MEMBER, status, code, message, times=times)
-    with pytest.raises(CommandError) as refused:
+    with pytest.raises(CommandError, match="would not tell me my permissions") as refused:
         await memberless.poster.check_channel(GUILD, f"<#{CHANNEL_ID}>")
     assert refused.value.reason == "Discord would not tell me my permissions in this server. Try again in a minute."
     assert [c.status for c in fake.find("GET", BOT_MEMBER, status=None)] == [status] * times
@@ -243,7 +244,10 @@ async def test_a_network_that_hangs_up_fails_the_post_for_a_retry(
     bot: DiscordApp, fake: FakeDiscord, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake.fail("POST", MESSAGES, 0, 0, "")
-    with caplog.at_level(logging.DEBUG, logger="careerbot"), pytest.raises(PostError) as raised:
+    with (
+        caplog.at_level(logging.DEBUG, logger="careerbot"),
+        pytest.raises(PostError, match="cannot reach Discord") as raised,
+    ):
         await bot.poster.post(tip())
     assert not raised.value.permanent
     assert raised.value.reason == "cannot reach Discord: ServerDisconnectedError"

@@ -108,7 +108,7 @@ async def test_a_429_that_does_not_stop_is_retried_later_not_dropped(slack: Fake
     poster = SlackTipPoster(lambda team: f"xoxb-{team}", base_url=slack.api_url, rate_limit_retries=1)
     slack.fail("conversations.open", status=429, retry_after=0, times=2)
     try:
-        with pytest.raises(PostError) as raised:
+        with pytest.raises(PostError, match="conversations.open") as raised:
             await poster.post(private("U1", "U2"))
     finally:
         await poster.close()
@@ -151,7 +151,10 @@ async def test_a_pair_with_someone_unreachable_fails_for_good_without_naming_the
     slack: FakeSlack, poster: SlackTipPoster, caplog: pytest.LogCaptureFixture
 ) -> None:
     slack.user(TEAM, "U2", exists=False)
-    with caplog.at_level(logging.WARNING, logger="careerbot.slack"), pytest.raises(PostError) as raised:
+    with (
+        caplog.at_level(logging.WARNING, logger="careerbot.slack"),
+        pytest.raises(PostError, match="1 of 2 people reachable") as raised,
+    ):
         await poster.post(private("U1", "U2"))
     assert raised.value.permanent
     assert raised.value.reason == "conversations.open: user_not_found; 1 of 2 people reachable"
@@ -165,7 +168,7 @@ async def test_a_pair_with_someone_unreachable_fails_for_good_without_naming_the
 
 async def test_a_note_to_someone_disabled_fails_for_good(slack: FakeSlack, poster: SlackTipPoster) -> None:
     slack.user(TEAM, "U5", deleted=True)
-    with pytest.raises(PostError) as raised:
+    with pytest.raises(PostError, match="user_disabled") as raised:
         await poster.post(private("U5"))
     assert raised.value.permanent and raised.value.reason == "conversations.open: user_disabled"
     assert opened(slack) == [("U5", False)]  # one person: nobody to try alone
@@ -174,7 +177,7 @@ async def test_a_note_to_someone_disabled_fails_for_good(slack: FakeSlack, poste
 
 async def test_a_combination_nobody_is_refused_alone_fails_for_good(slack: FakeSlack, poster: SlackTipPoster) -> None:
     slack.fail("conversations.open", error="invalid_user_combination")
-    with pytest.raises(PostError) as raised:
+    with pytest.raises(PostError, match="invalid_user_combination") as raised:
         await poster.post(private("U1", "U2", "U3"))
     assert raised.value.permanent and raised.value.reason == "conversations.open: invalid_user_combination"
     assert [users for users, _ in opened(slack)] == ["U1,U2,U3", "U1", "U2", "U3"]
@@ -183,12 +186,12 @@ async def test_a_combination_nobody_is_refused_alone_fails_for_good(slack: FakeS
 
 async def test_other_conversations_open_failures(slack: FakeSlack, poster: SlackTipPoster) -> None:
     slack.fail("conversations.open", error="missing_scope")  # an app installed before mentoring
-    with pytest.raises(PostError) as raised:
+    with pytest.raises(PostError, match="missing_scope") as raised:
         await poster.post(private("U1", "U2"))
     assert raised.value.permanent and raised.value.reason == "conversations.open: missing_scope"
 
     slack.fail("conversations.open", status=0, times=10)  # the connection drops: try again later
-    with pytest.raises(PostError) as raised:
+    with pytest.raises(PostError, match="conversations.open") as raised:
         await poster.post(private("U1", "U2"))
     assert not raised.value.permanent
 
@@ -200,7 +203,7 @@ async def test_other_conversations_open_failures(slack: FakeSlack, poster: Slack
 
 async def test_a_failed_post_asks_slack_for_the_conversation_again(slack: FakeSlack, poster: SlackTipPoster) -> None:
     slack.fail("chat.postMessage", error="internal_error")
-    with pytest.raises(PostError) as raised:
+    with pytest.raises(PostError, match="internal_error") as raised:
         await poster.post(private("U1", "U2"))
     assert not raised.value.permanent
     await poster.post(private("U1", "U2"))

@@ -9,6 +9,7 @@ The private (group DM) paths are in ``tests/slack/test_group_posts.py``."""
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 
@@ -101,7 +102,7 @@ async def test_a_post_to_a_channel_that_is_gone_fails_for_good(
     slack.channel(TEAM, "C5", is_archived=True)
     with caplog.at_level(logging.DEBUG, logger="careerbot"):
         for channel, error in (("C4", "channel_not_found"), ("C5", "is_archived")):
-            with pytest.raises(PostError) as raised:
+            with pytest.raises(PostError, match=f"chat.postMessage: {error}") as raised:
                 await poster.post(tip(channel))
             assert raised.value.permanent and raised.value.reason == f"chat.postMessage: {error}"
     assert slack.posts(TEAM) == []
@@ -172,7 +173,10 @@ async def test_a_429_that_outlasts_the_retries_is_retried_later_not_dropped(
     poster = SlackTipPoster(lambda team: f"xoxb-{team}", base_url=slack.api_url, rate_limit_retries=2)
     slack.fail("chat.postMessage", status=429, retry_after=0, times=3)  # the first try and both retries
     try:
-        with caplog.at_level(logging.DEBUG, logger="careerbot"), pytest.raises(PostError) as raised:
+        with (
+            caplog.at_level(logging.DEBUG, logger="careerbot"),
+            pytest.raises(PostError, match="chat.postMessage: ratelimited") as raised,
+        ):
             await poster.post(tip())
         assert not raised.value.permanent and raised.value.reason == "chat.postMessage: ratelimited"
         assert poster.rate_limited == 1
@@ -200,7 +204,10 @@ async def test_a_network_that_hangs_up_is_retried_later(
     slack: FakeSlack, poster: SlackTipPoster, caplog: pytest.LogCaptureFixture
 ) -> None:
     slack.fail("chat.postMessage", status=0, times=3)  # the first try and both connection retries
-    with caplog.at_level(logging.DEBUG, logger="careerbot"), pytest.raises(PostError) as raised:
+    with (
+        caplog.at_level(logging.DEBUG, logger="careerbot"),
+        pytest.raises(PostError, match="ServerDisconnectedError") as raised,
+    ):
         await poster.post(tip())
     assert not raised.value.permanent
     assert raised.value.reason == "chat.postMessage: ServerDisconnectedError"
@@ -230,7 +237,7 @@ async def test_the_crash_look_up_failing_says_whether_to_retry(
 ) -> None:
     error = args.pop("error", None)
     slack.fail("conversations.history", error, **args)  # type: ignore[arg-type]
-    with pytest.raises(PostError) as raised:
+    with pytest.raises(PostError, match=re.escape(reason)) as raised:
         await poster.find(tip())
     assert raised.value.permanent is permanent and raised.value.reason == reason
     assert slack.posts(TEAM) == []

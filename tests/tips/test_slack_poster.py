@@ -83,11 +83,11 @@ async def test_channel_checks_give_reasons_an_admin_can_act_on(slack: FakeSlack,
 
 async def test_permanent_and_transient_failures(slack: FakeSlack, poster: SlackTipPoster) -> None:
     slack.channel("T1", "C2", is_member=False)
-    with pytest.raises(PostError) as gone:
+    with pytest.raises(PostError, match="not_in_channel") as gone:
         await poster.post(post(channel="C2"))
     assert gone.value.permanent and "not_in_channel" in gone.value.reason
     slack.fail("chat.postMessage", "internal_error")
-    with pytest.raises(PostError) as flaky:
+    with pytest.raises(PostError, match="internal_error") as flaky:
         await poster.post(post())
     assert not flaky.value.permanent
 
