@@ -99,12 +99,14 @@ class Services:
     async def store(self) -> Store:
         if self._store is None:
             self._lock = self._lock or asyncio.Lock()
-            async with self._lock:
-                if self._store is None:
-                    from bot.store.engine import Store
-
-                    self._store = await Store.open(self.url, schema=self.schema, environ=self.environ)
+            async with self._lock:  # a request that waited here finds the store the first one opened
+                self._store = self._store if self._store is not None else await self._open()
         return self._store
+
+    async def _open(self) -> Store:
+        from bot.store.engine import Store
+
+        return await Store.open(self.url, schema=self.schema, environ=self.environ)
 
     @property
     def settings(self) -> ServiceSettings:

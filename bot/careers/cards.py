@@ -10,12 +10,12 @@ from typing import Any
 
 from bot import messages
 from bot.context import Context
-from bot.knowledge.kb import KnowledgeBase, Lookup, Match
+from bot.knowledge.kb import KnowledgeBase, Lookup
 from bot.knowledge.loader import normalize
-from bot.knowledge.present import COMMAND_FOR, KIND_LABEL, follow, tip_card
+from bot.knowledge.present import COMMAND_FOR, KIND_LABEL, follow
 from bot.knowledge.schema import Kind
-from bot.reply import Field, FollowUp, Link, Ref, Reply, Section
-from bot.safety import one_line
+from bot.reply import CAPS, Field, FollowUp, Link, Ref, Reply, Section
+from bot.safety import inert, one_line
 
 LIST_MAX = 40
 TOPIC_TIPS = 5
@@ -69,14 +69,32 @@ def with_alternatives(reply: Reply, found: Lookup) -> Reply:
     return replace(reply, follow_ups=(*alts, *extra), footer=footer)
 
 
+def listed(lines: list[str], total: int, more: Callable[[int], str]) -> str:
+    """Bullets of the first ``lines`` (at most :data:`LIST_MAX`) of ``total``, as many as a section's
+    text holds once the reply makes it inert (:data:`bot.reply.CAPS`); when some are left out, a last
+    line ``more(how many)`` says so, rather than the reply's cap cutting a line in the middle."""
+
+    def size(line: str) -> int:  # inert works line by line: a bullet's size is its own, plus a newline
+        return len(inert(f"- {line}", CAPS["text"] + 1)) + 1
+
+    room = CAPS["text"] + 1  # the last line has no newline
+    shown: list[str] = []
+    for line in lines[:LIST_MAX]:
+        rest, cost = total - len(shown) - 1, size(line)
+        if cost + (size(more(rest)) if rest else 0) > room:
+            break
+        room -= cost
+        shown.append(line)
+    rest = total - len(shown)
+    return bullets([*shown, *([more(rest)] if rest else [])])
+
+
 def entry_lines(kind: Kind, entries: list[Any]) -> str:
-    """Bullets naming each entry and its command; past :data:`LIST_MAX`, a pointer to /search instead
-    of lines no platform would show (a reply is capped far below a thousand lines anyway)."""
+    """Bullets naming each entry and its command; past :data:`LIST_MAX` (or what a section holds), a
+    pointer to /search instead of lines no platform would show."""
     cmd = COMMAND_FOR[kind]
     lines = [f"**{e.title}** (`/{cmd} {e.id}`)" for e in entries[:LIST_MAX]]
-    if len(entries) > LIST_MAX:
-        lines.append(f"…and {len(entries) - LIST_MAX} more: try `/search` with a word or two")
-    return bullets(lines)
+    return listed(lines, len(entries), lambda n: f"…and {n} more: try `/search` with a word or two")
 
 
 def listing(ctx: Context, kind: Kind, title: str, summary: str, tone: str = "answer") -> Reply:
@@ -113,10 +131,6 @@ def not_found(ctx: Context, kind: Kind, query: str) -> Reply:
             tone="notice",
         )
     return reply
-
-
-def card(ctx: Context, match: Match) -> Reply:
-    return CARDS[match.kind](ctx, match.entry)
 
 
 # ---------------------------------------------------------------------------- cards
@@ -429,10 +443,6 @@ def reason_card(ctx: Context, reason: Any) -> Reply:
     )
 
 
-def _tip_card(ctx: Context, tip: Any) -> Reply:
-    return tip_card(ctx.kb, tip)
-
-
 CARDS: dict[Kind, Callable[[Context, Any], Reply]] = {
     "role": role_card,
     "software": software_card,
@@ -442,5 +452,4 @@ CARDS: dict[Kind, Callable[[Context, Any], Reply]] = {
     "trend": trend_card,
     "topic": topic_card,
     "why": reason_card,
-    "tip": _tip_card,
 }

@@ -40,6 +40,7 @@ from bot.careers.cards import (
     command_overview,
     comparison_card,
     faq_card,
+    listed,
     not_found,
     short_title,
     with_alternatives,
@@ -130,6 +131,8 @@ POSTINGS_MAX = 1000
 TYPO_MIN_LENGTH = 4
 TYPO_SIMILARITY = 0.74
 NAME_MAX_WORDS = 6
+ENTRY_WORDS_MAX = 4096
+"""Entries whose words :func:`coverage` keeps at hand; past that the cache starts again (a huge tree)."""
 QUERY_MAX_WORDS = 40
 
 _TOKEN = re.compile(r"[a-z0-9+#]+")
@@ -250,10 +253,8 @@ def _entry_text(entry: Any) -> str:
     for name, value in entry:
         if name in ("id", "url", "source"):
             continue
-        if isinstance(value, str):
-            parts.append(value)
-        elif isinstance(value, list):
-            parts.extend(v for v in value if isinstance(v, str))
+        values = value if isinstance(value, list) else [value]  # a text, or a list of texts and ids
+        parts.extend(v for v in values if isinstance(v, str))
     return " ".join(parts)
 
 
@@ -320,7 +321,7 @@ def _words_of(kb: KnowledgeBase, index: Index, kind: Kind, entry_id: str) -> tup
         entry = kb.entries[kind][entry_id]
         names = frozenset(w for n in _entry_names(entry) for w in content(words(n)))
         found = (names, names | frozenset(content(words(_entry_text(entry)))))
-        if len(index.entry_words) > 4096:
+        if len(index.entry_words) >= ENTRY_WORDS_MAX:
             index.entry_words.clear()
         index.entry_words[key] = found
     return found
@@ -457,8 +458,6 @@ def covered(index: Index, words_: list[str], tokens: frozenset[str]) -> float:
 def in_scope(index: Index, meaningful: list[str]) -> float:
     """The share (by weight) of the meaningful words that the knowledge's names, summaries and
     questions use; an unknown word weighs the most."""
-    if not meaningful:
-        return 0.0
     total = known = 0.0
     for word in meaningful:
         w = index.idf(word)
@@ -484,9 +483,7 @@ def coverage(kb: KnowledgeBase, index: Index, kind: Kind, entry_id: str, meaning
 
 
 def fulltext(kb: KnowledgeBase, index: Index, meaningful: list[str]) -> list[tuple[Kind, str, float]]:
-    """Full-text candidates for the meaningful words, best covered first."""
-    if not meaningful:
-        return []
+    """Full-text candidates for the meaningful words, best covered first (none for no words)."""
     hits = kb.search(" ".join(dict.fromkeys(meaningful)), limit=8)
     scored = [
         (m.kind, m.entry.id, coverage(kb, index, m.kind, m.entry.id, meaningful), -rank) for rank, m in enumerate(hits)
@@ -809,12 +806,11 @@ def faq_lookup(ctx: Context, query: str) -> Reply:
 def faq_listing(ctx: Context, title: str, summary: str) -> Reply:
     faqs = ctx.kb.all("faq")
     lines = [f"{f.question} (`/faq {f.id}`)" for f in faqs[:LIST_MAX]]
-    if len(faqs) > LIST_MAX:
-        lines.append(f"…and {len(faqs) - LIST_MAX} more: ask `/faq` with a few words")
+    text = listed(lines, len(faqs), lambda n: f"…and {n} more: ask `/faq` with a few words")
     return Reply(
         title=title,
         summary=summary,
-        sections=(Section(heading=f"{len(faqs)} questions", text=bullets(lines)),),
+        sections=(Section(heading=f"{len(faqs)} questions", text=text),),
         follow_ups=tuple(follow("faq", f) for f in faqs[:6]),
     )
 
