@@ -157,14 +157,11 @@ class DiscordTipPoster:
         if guild is None or guild.unavailable:
             raise CommandError(NOT_IN_SERVER)
         found = self._resolve(guild, channel.strip())
-        for kind, label in KINDS:
-            if isinstance(found, kind):
-                raise CommandError(
-                    f"#{found.name} is {label}, and daily tips go to a text channel. "
-                    "Pick a text or announcement channel."
-                )
-        if not isinstance(found, discord.TextChannel):
-            raise CommandError(f"#{found.name} is not a text channel, and daily tips go to one.")
+        if not isinstance(found, discord.TextChannel):  # discord.py caches no channel kind outside KINDS
+            label = next((label for kind, label in KINDS if isinstance(found, kind)), "not a text channel")
+            raise CommandError(
+                f"#{found.name} is {label}, and daily tips go to a text channel. Pick a text or announcement channel."
+            )
         me = guild.me or await self._fetch_me(guild, client)
         allowed = found.permissions_for(me)
         # The first one missing: without View Channel Discord takes the others away, and without
