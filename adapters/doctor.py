@@ -71,20 +71,19 @@ async def check_store(environ: Mapping[str, str]) -> Check:
         url = database_url(environ)
     except ConfigError as exc:
         return Check("store", False, str(exc), "fix CAREERBOT_DATABASE_URL")
-    store = None
     try:
         async with asyncio.timeout(TIMEOUT):
             store = await Store.open(url, migrate=False, environ=dict(environ))
-            revision = await current(store)
+            try:
+                revision = await current(store)
+            finally:
+                await store.close()
     except TimeoutError:
         return Check("store", False, f"{shown(url)}: no answer in {TIMEOUT:g} s", "is the database running?")
     except Exception as exc:
         return Check(
             "store", False, f"{shown(url)}: {describe(exc)}"[:300], "check CAREERBOT_DATABASE_URL and the server"
         )
-    finally:
-        if store is not None:
-            await store.close()
     if revision != HEAD:
         return Check(
             "store",

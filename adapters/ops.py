@@ -65,12 +65,8 @@ class Ops:
     async def _check(self) -> Readiness:
         checks: dict[str, str] = {}
         reasons: list[str] = []
-        kb = getattr(self.core, "kb", None)
-        if kb is None:
-            reasons.append("knowledge: not loaded")
-            checks["knowledge"] = "missing"
-        else:
-            checks["knowledge"] = "rejected an edit; serving the last good version" if self.core.last_problems else "ok"
+        # A core always holds a valid tree (a broken one fails at start); a rejected edit leaves it serving.
+        checks["knowledge"] = "rejected an edit; serving the last good version" if self.core.last_problems else "ok"
         store = await self._store()
         checks["store"] = store or "ok"
         if store is not None and store != "not used":
@@ -144,10 +140,7 @@ class OpsServer:
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
         await site.start()
-        server = getattr(site, "_server", None)
-        sockets = getattr(server, "sockets", None) or []
-        if sockets:
-            self.port = sockets[0].getsockname()[1]
+        self.port = runner.addresses[0][1]  # the port bound (the one asked for, or the system's for 0)
         log.info("health and metrics on %s:%s (/healthz, /readyz, /metrics)", self.host, self.port)
 
     async def close(self) -> None:

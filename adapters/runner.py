@@ -120,7 +120,8 @@ async def serve(
                 if isinstance(error, ConfigError):
                     last_error = error
                     log.error("%s stopped: %s", platform.name, error)
-                elif error is not None:
+                else:  # supervise() never returns, it ends by raising: anything but a ConfigError is fatal
+                    assert error is not None
                     raise error
         if last_error is not None:
             raise last_error
