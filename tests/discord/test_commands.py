@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
+from bot.commands import Invocation
 from bot.core import Core
 from bot.registry import REGISTRY
+from bot.reply import Reply
 from tests.discord.conftest import DiscordUser
 from tests.discord.limits import check_message
 
@@ -83,26 +86,28 @@ async def test_a_direct_message_gets_the_same_answer(discord_user: DiscordUser, 
 
 
 async def test_a_slow_core_is_deferred_within_three_seconds_then_followed_up(
-    fake_slow_core: None, discord_user: DiscordUser
+    fake_slow_core: asyncio.Event, discord_user: DiscordUser
 ) -> None:
     assert discord_user.app is not None
     discord_user.app.defer_after = 0.05
     iid = await discord_user.fake.slash("role", {"query": "ehr"})
     first = await discord_user.fake.response(iid)
     assert first["type"] == 5 and first["data"]["flags"] == 64  # "careerbot is thinking...", privately
+    fake_slow_core.set()  # the core answers only now, after the deferral
     message = await discord_user.fake.reply(iid)
     check_message(message)
     assert "EHR" in message["embeds"][0]["title"] and message["flags"] == 64
 
 
 @pytest.fixture
-def fake_slow_core(core: Core, monkeypatch: pytest.MonkeyPatch) -> None:
-    import asyncio
-
+def fake_slow_core(core: Core, monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """A core that answers only once the returned event is set (the test sets it)."""
+    release = asyncio.Event()
     answer = core.answer
 
-    async def slow(invocation):  # type: ignore[no-untyped-def]
-        await asyncio.sleep(0.3)
+    async def slow(invocation: Invocation) -> Reply:
+        await release.wait()
         return await answer(invocation)
 
     monkeypatch.setattr(core, "answer", slow)
+    return release

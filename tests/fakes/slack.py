@@ -38,6 +38,8 @@ channel and ``per_workspace`` per workspace in any ``period`` seconds (counted o
 
 Every request is recorded as a :class:`Call`. :meth:`FakeSlack.fail` makes the next calls of a method
 answer ``ok: false`` with a Slack error, another HTTP status (with ``Retry-After``), or a dropped connection.
+Before asserting that nothing (more) was sent, ``await slack.quiesce(platform.adapter)`` waits until the
+app has finished everything it started (no fixed sleep: see :meth:`FakeSlack.quiesce`).
 
 In another process (``bench.tips_fanout``): ``python -m tests.fakes.slack [--per-channel N]
 [--per-workspace N]`` prints ``PORT <n>`` and serves, with those limits, until stdin closes.
@@ -53,9 +55,10 @@ import math
 import sys
 import time
 from collections import Counter, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 import aiohttp
@@ -63,6 +66,7 @@ from aiohttp import web
 
 BOT_USER_ID = "UBOT"
 TEAM_ID = "T0TEST"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass
@@ -99,6 +103,20 @@ class Limits:
     methods: tuple[tuple[str, int, float], ...] = ()
     """Other methods' tiers: ``(method, calls, seconds)``, at most ``calls`` per workspace in any
     ``seconds`` (``("conversations.open", 50, 60.0)``: Tier 3, 50+ a minute), then 429 with ``Retry-After``."""
+
+
+class Idle(Protocol):
+    def idle(self) -> bool: ...
+
+
+class Busy(Protocol):
+    """What :meth:`FakeSlack.quiesce` reads of the app: its background tasks and its answer queue."""
+
+    @property
+    def tasks(self) -> set[asyncio.Task[None]]: ...
+
+    @property
+    def answers(self) -> Idle: ...
 
 
 @dataclass
@@ -144,6 +162,7 @@ class FakeSlack:
         self._ts = itertools.count(1)
         self._envelopes = itertools.count(1)
         self._changed = asyncio.Condition()
+        self._answering = 0  # requests being answered right now (/api/ and response_url)
         self._runner: web.AppRunner | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -152,8 +171,8 @@ class FakeSlack:
         app = web.Application()
         app.add_routes(
             [
-                web.route("*", "/api/{method}", self._api),
-                web.post("/response/{id}", self._response),
+                web.route("*", "/api/{method}", self._counted(self._api)),
+                web.post("/response/{id}", self._counted(self._response)),
                 web.get("/link", self._socket),
                 web.get("/stats", self._stats),
             ]
@@ -273,12 +292,25 @@ class FakeSlack:
             await asyncio.wait_for(self._changed.wait_for(done), timeout)
         return [c for c in self.of(method) if c.ok][count - 1]
 
-    async def settle(self, quiet: float = 0.3) -> None:
-        """Wait until no call has arrived for ``quiet`` seconds."""
-        seen = -1
-        while seen != len(self.calls):
-            seen = len(self.calls)
-            await asyncio.sleep(quiet)
+    async def quiesce(self, app: Busy, timeout: float = 10.0) -> None:
+        """Return once ``app`` (the Slack adapter, :class:`~adapters.slack_bot.listeners.SlackAdapter`)
+        has nothing left that could still call Slack: no background task (``app.tasks``), no answer
+        queued or being computed (``app.answers.idle()``), and no request to this fake half answered.
+
+        Before asserting that nothing (more) was sent: Bolt runs with ``process_before_response``, so
+        a request's HTTP response comes only after its listener returned, and a listener hands every
+        piece of work it leaves behind to ``app.tasks`` or ``app.answers`` before it returns (and a
+        task or an answer hands on what it starts before it ends). So once the requests' responses
+        are in, this returns after everything they set off has finished, each call recorded.
+        ``timeout`` only stops a hang."""
+        async with asyncio.timeout(timeout):
+            while True:
+                if app.tasks:
+                    await asyncio.wait(set(app.tasks))  # then look again: they may have started more
+                elif not app.answers.idle() or self._answering:
+                    await asyncio.sleep(0.002)  # a worker computing an answer: no task to wait on
+                else:
+                    return
 
     async def send_envelope(self, kind: str, payload: dict[str, Any]) -> str:
         """Socket Mode: push a request (``slash_commands``, ``interactive``, ``events_api``) to the
@@ -299,6 +331,18 @@ class FakeSlack:
             if message.type == aiohttp.WSMsgType.TEXT:
                 await self._record(Call("socket_ack", json.loads(message.data), {}, request.path))
         return ws
+
+    def _counted(self, handler: Handler) -> Handler:
+        """``handler``, counted in :attr:`_answering` while it runs (for :meth:`quiesce`)."""
+
+        async def counted(request: web.Request) -> web.StreamResponse:
+            self._answering += 1
+            try:
+                return await handler(request)
+            finally:
+                self._answering -= 1
+
+        return counted
 
     def _fault(self, method: str) -> Fault | None:
         queue = self.faults.get(method)

@@ -213,7 +213,7 @@ async def test_a_redelivered_or_other_tab_event_publishes_nothing_more(mentoring
     await open_home(m, MEMBER, event_id="EvSame")
     await m.slack.event({"type": "app_home_opened", "user": MEMBER, "tab": "home"}, "EvSame")
     await m.slack.event({"type": "app_home_opened", "user": MEMBER, "tab": "messages"})
-    await m.fake.settle(0.2)
+    await m.fake.quiesce(m.platform.adapter)
     assert len(m.fake.of("views.publish")) == 1
 
 
@@ -234,7 +234,7 @@ async def test_snooze_and_resume_from_home(mentoring_slack: MentoringSlack) -> N
     back = await next_home(m, MEMBER)
     assert say.BACK_TITLE in status_line(back) and "You: active" in texts(back)
     assert (await member_row(m)).state == "active"
-    await m.fake.settle(0.2)
+    await m.fake.quiesce(m.platform.adapter)
     assert len(m.fake.of("response_url")) == answered and m.fake.of("chat.postEphemeral") == []  # nowhere else
 
 
@@ -261,7 +261,7 @@ async def test_a_forged_home_button_is_refused_in_the_tab(mentoring_slack: Mento
     assert await press(m, view, home.SNOOZE, user=user, value=value) == 200
     refused = await next_home(m, user)
     assert status_line(refused) == f":warning: *{slack_home.FORGED}*"
-    await m.fake.settle(0.2)
+    await m.fake.quiesce(m.platform.adapter)
     assert await m.rows() == before
 
 
@@ -280,7 +280,7 @@ async def test_a_button_of_a_program_someone_is_no_longer_in(mentoring_slack: Me
         refused = await next_home(m, user)
         assert status_line(refused).startswith(":warning: *You are not in the mentoring program of #mentoring")
         assert labels(refused) == []
-    await m.fake.settle(0.2)
+    await m.fake.quiesce(m.platform.adapter)
     assert await m.rows() == before
 
 
@@ -299,7 +299,7 @@ async def test_edit_profile_from_home_opens_the_modal_and_saving_publishes_home(
     assert modal["external_id"].startswith(slack_home.FROM_HOME)
     check_view(modal)
     assert "standard:fhir" in json.dumps(modal["blocks"])  # filled in with the profile (m.join: knows:fhir)
-    await m.fake.settle(0.2)
+    await m.fake.quiesce(m.platform.adapter)
     assert len(m.fake.of("views.publish")) == 1  # the tab stays as it is while the modal is open
     status, answer = await submit(m, modal, state(timezone="Asia/Tokyo", wants=["standard:dicom"]), user=MEMBER)
     assert status == 200 and answer == {}
@@ -308,7 +308,7 @@ async def test_edit_profile_from_home_opens_the_modal_and_saving_publishes_home(
     assert "Time zone: Asia/Tokyo" in texts(saved) and "DICOM" in texts(saved)
     row = await member_row(m)
     assert row.timezone == "Asia/Tokyo" and row.wants == "standard:dicom"
-    await m.fake.settle(0.2)
+    await m.fake.quiesce(m.platform.adapter)
     assert m.fake.of("chat.postEphemeral") == [] and m.fake.of("chat.postMessage") == []
 
 
@@ -334,7 +334,7 @@ async def test_a_refused_publish_is_logged_and_nothing_breaks(
         return bool(m.fake.of("views.publish"))
 
     await m.eventually(tried)
-    await m.fake.settle(0.2)
+    await m.fake.quiesce(m.platform.adapter)
     assert [c.error for c in m.fake.of("views.publish")] == ["not_enabled"]
     assert "views.publish failed: not_enabled" in caplog.text and "Traceback" not in caplog.text
 
@@ -358,7 +358,7 @@ async def test_joining_a_channel_with_a_program_brings_one_invitation(mentoring_
     assert await m.slack.event(joined(MEMBER)) == 200  # already in the program
     assert await m.slack.event(joined("UNEW", "C9")) == 200  # no program there
     call = await m.fake.wait_for("chat.postEphemeral")
-    await m.fake.settle(0.3)
+    await m.fake.quiesce(m.platform.adapter)
     assert len(m.fake.of("chat.postEphemeral")) == 1
     assert call.body["channel"] == "C1" and call.body["user"] == "UNEW"
     invitation = {"text": call.body["text"], "blocks": call.body["blocks"]}
@@ -375,7 +375,7 @@ async def test_no_invitation_when_the_program_is_paused(mentoring_slack: Mentori
     await m.start_program()
     assert "paused" in (await m.say("program pause", "UBOSS")).lower()
     await m.slack.event(joined("UNEW"))
-    await m.fake.settle(0.3)
+    await m.fake.quiesce(m.platform.adapter)
     assert m.fake.of("chat.postEphemeral") == []
 
 

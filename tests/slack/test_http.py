@@ -57,7 +57,7 @@ async def test_role_ehr_answers_with_the_ehr_role_privately_in_the_ack(slack: Sl
     assert header(message) == await title_of(core, "/role ehr")
     assert message["response_type"] == "ephemeral"
     assert message["text"].startswith(header(message))
-    await slack.fake.settle(0.1)
+    await slack.fake.quiesce(slack.platform.adapter)  # all the command set off has finished
     assert slack.fake.of("response_url") == []  # answered in the ack: no extra round trip
     share = find_button(message, "Share in channel")
     assert buttons.decode(share["value"]) == ("share", "/role ehr")
@@ -186,7 +186,7 @@ async def test_unverified_requests_get_401_and_reach_no_handler(
     status, text, _ = await slack.post(body, headers=BAD_SIGNATURES[case](body))
     assert status == 401
     assert json.loads(text) == {"error": "invalid request"}
-    await slack.fake.settle(0.2)
+    await slack.fake.quiesce(slack.platform.adapter)  # refused before Bolt: nothing was started
     assert calls == []
     assert [c.method for c in slack.fake.calls] == ["auth.test"]  # the start-up check, nothing since
     status, text, _ = await slack.post(body)  # the same request correctly signed does get through
@@ -276,7 +276,9 @@ async def test_a_button_from_someone_else_is_ignored(slack: SlackHarness) -> Non
     assert await slack.click(ours, "Share in channel") == 200
     shared = await slack.next_response()
     assert shared["response_type"] == "in_channel" and header(shared) == header(ours)
-    assert len(slack.fake.of("response_url")) == 1  # that answer, and nothing for the foreign button
+    await slack.fake.quiesce(slack.platform.adapter)  # and whatever either press set off has finished
+    # that answer and its cleanup (the private original removed), and nothing for the foreign button
+    assert [c.body for c in slack.fake.of("response_url")] == [shared, {"delete_original": True}]
 
 
 # ---------------------------------------------------------------------------- option pickers
@@ -351,7 +353,7 @@ async def test_a_redelivered_event_is_answered_once(slack: SlackHarness) -> None
     await slack.event(event, event_id="EvSAME")
     await slack.event(event, event_id="EvSAME")
     await slack.fake.wait_for("chat.postMessage")
-    await slack.fake.settle(0.3)
+    await slack.fake.quiesce(slack.platform.adapter)  # both deliveries handled to the end
     assert len(slack.fake.of("chat.postMessage")) == 1
 
 
@@ -364,7 +366,7 @@ async def test_a_direct_message_is_answered_and_bot_messages_are_not(slack: Slac
     await slack.event({**base, "text": "gdpr", "bot_id": "B2"})
     await slack.event({**base, "text": "gdpr", "subtype": "message_changed"})
     await slack.event({**base, "text": "gdpr", "channel_type": "channel"})
-    await slack.fake.settle(0.3)
+    await slack.fake.quiesce(slack.platform.adapter)  # the three handled to the end
     assert len(slack.fake.of("chat.postMessage")) == 1
 
 
@@ -406,7 +408,7 @@ async def test_a_failed_post_is_logged_with_slacks_error_and_the_app_carries_on(
     slack.fake.fail("chat.postMessage", error="channel_not_found")
     with caplog.at_level(logging.WARNING, logger="careerbot.slack"):
         await slack.event({"type": "app_mention", "user": "U1", "text": "<@UBOT> fhir", "ts": "6.0", "channel": "C9"})
-        await slack.fake.settle(0.3)
+        await slack.fake.quiesce(slack.platform.adapter)  # the answer's post tried and logged
     assert "chat.postMessage failed: channel_not_found" in caplog.text
     assert header(await slack.command("/role", "ehr"))  # still serving
 
@@ -414,10 +416,11 @@ async def test_a_failed_post_is_logged_with_slacks_error_and_the_app_carries_on(
 async def test_when_the_response_url_fails_the_answer_goes_by_chat_post_ephemeral(
     slack: SlackHarness, core: Core, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    release = asyncio.Event()
     answer = core.answer
 
     async def slow(invocation: Invocation) -> Reply:
-        await asyncio.sleep(0.2)
+        await release.wait()  # the answer misses the ack and follows through the response_url
         return await answer(invocation)
 
     monkeypatch.setattr(core, "answer", slow)
@@ -425,6 +428,7 @@ async def test_when_the_response_url_fails_the_answer_goes_by_chat_post_ephemera
     slack.fake.fail("response_url", status=404, error="expired_url")
     with caplog.at_level(logging.WARNING, logger="careerbot.slack"):
         status, _, _ = await slack.post(slack.command_body("/role", "ehr", user="U7", channel="C7"))
+        release.set()  # acked (empty) by now
         call = await slack.fake.wait_for("chat.postEphemeral")
     assert status == 200
     assert (call.body["channel"], call.body["user"]) == ("C7", "U7")

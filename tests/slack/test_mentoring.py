@@ -518,7 +518,7 @@ async def test_a_refused_or_forged_press_is_a_private_error_and_leaves_the_check
     payload = {"type": "block_actions", "actions": [action], "user": {"id": member_there, "team_id": TEAM_ID}}
     await m.slack.post(m.slack.interaction(payload | pressed_on(trio, checkin)))
     assert say.ANSWERED_TITLE in texts(await m.slack.next_response())
-    await fake.settle(0.2)
+    await fake.quiesce(m.platform.adapter)  # every press handled to the end
     assert fake.of("chat.update") == []
     assert fake.posts(TEAM_ID, trio)[-1]["blocks"] == checkin["blocks"]
 

@@ -167,7 +167,7 @@ async def test_an_expired_trigger_still_answers_the_command(
     m.fake.fail("views.open", "expired_trigger_id")
     said = await m.say("profile", MEMBER)
     assert "#mentoring" in said
-    await m.fake.settle(0.2)
+    await m.fake.quiesce(m.platform.adapter)
     assert [c.error for c in m.fake.of("views.open")] == ["expired_trigger_id"]
     assert "Traceback" not in caplog.text
 
@@ -177,7 +177,7 @@ async def test_a_non_member_gets_no_modal(mentoring_slack: MentoringSlack) -> No
     await m.start_program()
     said = await m.say("profile", "USTRANGER")
     assert say.NOT_MEMBER.format(channel="#mentoring").split("`")[0] in said
-    await m.fake.settle(0.2)
+    await m.fake.quiesce(m.platform.adapter)
     assert m.fake.of("views.open") == []
 
 
@@ -204,7 +204,7 @@ async def test_a_bad_submission_marks_exactly_the_bad_fields(mentoring_slack: Me
     assert set(answer["errors"]) == {"wants", "timezone", "bio"}
     assert all(0 < len(message) <= 150 for message in answer["errors"].values())
     assert "300" in answer["errors"]["bio"]
-    await m.fake.settle(0.2)
+    await m.fake.quiesce(m.platform.adapter)
     assert await m.rows() == before
     assert m.fake.of("chat.postEphemeral") == []
 
@@ -289,7 +289,7 @@ async def test_a_forged_submission_is_refused_and_nothing_written(
         assert answer["response_action"] == "update"
         check_view(answer["view"])
         assert "no longer be sent" in json.dumps(answer["view"])
-    await m.fake.settle(0.2)
+    await m.fake.quiesce(m.platform.adapter)
     assert await m.rows() == before
     assert m.fake.of("chat.postEphemeral") == [] and m.fake.of("chat.postMessage") == []
     assert "Traceback" not in caplog.text
@@ -356,7 +356,7 @@ async def test_emptying_the_bio_clears_it_and_an_empty_required_field_is_refused
     before = await m.rows()
     status, answer = await submit(m, view, state(role="peer", knows=["standard:fhir"], timezone=None, bio="Hi"))
     assert status == 200 and answer == {"response_action": "errors", "errors": {"timezone": "This field is required."}}
-    await m.fake.settle(0.2)
+    await m.fake.quiesce(m.platform.adapter)
     assert await m.rows() == before  # refused: nothing written
     kept = state(role="peer", knows=["standard:fhir"], wants=[], timezone="UTC", bio=None)  # bio and wants emptied
     status, answer = await submit(m, view, kept)

@@ -214,7 +214,7 @@ async def test_users_info_is_asked_only_for_admin_commands(tips_slack: TipsSlack
         == 200
     )
     await slack.next_response("chat.postMessage")  # the mention was answered in its thread
-    await tips_slack.fake.settle(0.1)
+    await tips_slack.fake.quiesce(tips_slack.platform.adapter)  # everything it set off has finished
     assert tips_slack.looked_up() == []
 
     await slack.command("/tips", "list", user="U1")
