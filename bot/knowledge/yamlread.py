@@ -382,8 +382,6 @@ def compose(
     except yaml.reader.ReaderError as exc:
         line = data.count(b"\n", 0, exc.position) + 1 if isinstance(exc.position, int) else 1
         raise Unreadable(line, f"cannot read: {exc.reason}") from None
-    except yaml.YAMLError as exc:
-        raise Unreadable(1, f"cannot read: {exc}") from None
     finally:
         parser.dispose()
     return root, root_lines, nodes

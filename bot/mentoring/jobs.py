@@ -122,6 +122,8 @@ class _GroupJobs:
     name: str
     what: str
     poll: float
+    reply: Callable[[GroupInfo], Any]
+    """The message of a group: its intro (or a left-out note), or its check-in (each kind's own)."""
     source = "group_id"
 
     def __init__(self, knowledge: Callable[[], KnowledgeBase]) -> None:
@@ -156,9 +158,6 @@ class _GroupJobs:
             audience=tuple(user for user, _ in info.members),
         )
         return Compose(post)
-
-    def reply(self, info: GroupInfo) -> Any:
-        raise NotImplementedError
 
     def sent(self, job: Job, composed: Compose, prepared: dict[int, GroupInfo]) -> None:
         pass

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from bot import messages
 from bot.errors import CommandError
@@ -90,7 +90,7 @@ def parse_zone(text: str) -> str:
         raise CommandError(messages.BAD_ZONE.format(value=shown, hint=hint))
     try:
         zone(canonical)
-    except (ZoneInfoNotFoundError, ValueError):
+    except Exception:  # listed, but missing, unreadable or damaged in the tz database (struct.error, ValueError...)
         raise CommandError(messages.BAD_ZONE.format(value=shown, hint="")) from None
     return canonical
 

@@ -280,9 +280,8 @@ class Scheduler:
             return False
         held = set(self._workers)
         tenants = await self.queue.lease_tenants(now, self.settings.lease, self.platforms, held, room)
-        for tenant in tenants:
-            if tenant not in self._workers:
-                self._workers[tenant] = asyncio.create_task(self._work(tenant), name=f"jobs-{tenant}")
+        for tenant in tenants:  # never one in ``held``: lease_tenants leaves those out
+            self._workers[tenant] = asyncio.create_task(self._work(tenant), name=f"jobs-{tenant}")
         return bool(tenants)
 
     # ------------------------------------------------------------------ database trouble

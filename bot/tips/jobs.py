@@ -166,10 +166,8 @@ class TipJobs:
     def sent(self, job: Job, composed: Compose, prepared: dict[int, Rotation]) -> None:
         """Move the rotation on in memory, so the subscription's next post in this batch (catching up
         a missed day) shows the next tip."""
-        rotation = prepared.get(job.source)
-        tip_id, cycle = composed.values.get("tip_id"), composed.values.get("cycle")
-        if rotation is None or not isinstance(tip_id, str) or not isinstance(cycle, int):
-            return
+        rotation = prepared[job.source]  # compose found it: the scheduler calls this with what compose made
+        tip_id, cycle = composed.values["tip_id"], composed.values["cycle"]
         if cycle > rotation.cycle:
             rotation.cycle, rotation.shown = cycle, set()
         rotation.shown.add(tip_id)

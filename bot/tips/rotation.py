@@ -37,18 +37,13 @@ def _salt(seed: int, cycle: int) -> int:
 _GOLDEN = 0x9E3779B97F4A7C15
 
 
-def order_key(seed: int, cycle: int, tip_id: str) -> int:
-    """Where a tip falls in a subscription's order for one cycle: its stable hash, salted with the
-    subscription's seed and the cycle, spread by one multiplication (cheap: 10,000 posts choose among
-    ~165 tips each in the benchmark)."""
-    return (_tip_hash(tip_id) ^ _salt(seed, cycle)) * _GOLDEN & MASK64
-
-
 def choose_tip(
     seed: int, cycle: int, shown: Iterable[str], last: str | None, candidates: Sequence[str]
 ) -> tuple[str, int]:
     """The next tip and the cycle it belongs to. ``shown``: tips already posted in ``cycle``;
-    ``last``: the tip posted most recently (not repeated back to back when a new cycle starts)."""
+    ``last``: the tip posted most recently (not repeated back to back when a new cycle starts). A tip's
+    place in a cycle's order is its stable hash, salted with the seed and the cycle, spread by one
+    multiplication (cheap: 10,000 posts choose among ~165 tips each in the benchmark)."""
     if not candidates:
         raise ValueError("no tips to choose from")
     seen = set(shown)

@@ -167,29 +167,30 @@ class TenantTips:
         }
         s = subscriptions
         mine = and_(self._mine(s), s.c.channel == channel.id)
-        for attempt in (1, 2):
-            try:
-                async with self.store.begin() as conn:
-                    existing = (await conn.execute(select(s.c.id, s.c.active).where(mine).with_for_update())).first()
-                    if existing is None:
-                        await conn.execute(
-                            s.insert().values(
-                                platform=self.tenant.platform,
-                                tenant=self.tenant.team,
-                                channel=channel.id,
-                                seed=seed,
-                                created_by=user,
-                                created_at=epoch(now),
-                                **values,
-                            )
+
+        async def write() -> tuple[Row[Any], Row[Any] | None]:
+            async with self.store.begin() as conn:
+                existing = (await conn.execute(select(s.c.id, s.c.active).where(mine).with_for_update())).first()
+                if existing is None:
+                    await conn.execute(
+                        s.insert().values(
+                            platform=self.tenant.platform,
+                            tenant=self.tenant.team,
+                            channel=channel.id,
+                            seed=seed,
+                            created_by=user,
+                            created_at=epoch(now),
+                            **values,
                         )
-                    else:
-                        await conn.execute(update(s).where(mine).values(**values))
-                    row = (await conn.execute(select(s).where(mine))).one()
-                break
-            except IntegrityError:  # another admin subscribed the same channel at the same moment
-                if attempt == 2:
-                    raise
+                    )
+                else:
+                    await conn.execute(update(s).where(mine).values(**values))
+                return (await conn.execute(select(s).where(mine))).one(), existing
+
+        try:
+            row, existing = await write()
+        except IntegrityError:  # another admin subscribed the same channel at the same moment: change theirs
+            row, existing = await write()  # a second collision is raised
         return subscription_from(row), existing is None or not existing.active
 
     async def unsubscribe(self, channel: str, *, now: datetime) -> bool:
