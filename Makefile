@@ -23,11 +23,13 @@ $(VENV)/.dev-installed: pyproject.toml $(LOCK) | $(BIN)/python
 run: $(VENV)/.run-installed
 	@$(BIN)/careerbot run
 
-# The suite under coverage (settings in pyproject.toml): every process's data file is combined, the
-# report printed, and the target fails if the tests fail or coverage is under `fail_under`.
+# The suite under coverage (settings in pyproject.toml), spread over one pytest-xdist worker per core
+# (`make test TEST_WORKERS=0` runs it in one process): every process's data file is combined, the report
+# printed, and the target fails if the tests fail or coverage is under `fail_under`.
+TEST_WORKERS ?= auto
 test: $(VENV)/.dev-installed lint
 	$(BIN)/coverage erase
-	$(BIN)/coverage run -m pytest; tests=$$?; \
+	$(BIN)/coverage run -m pytest -n $(TEST_WORKERS) --dist worksteal; tests=$$?; \
 	$(BIN)/coverage combine --quiet; \
 	$(BIN)/coverage report; report=$$?; \
 	test $$tests -eq 0 && test $$report -eq 0
