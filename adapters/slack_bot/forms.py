@@ -187,14 +187,14 @@ def _filled_in(blocks: Any) -> set[str]:
 
 def suggestions(kb: KnowledgeBase, field: FormField, query: str) -> list[dict[str, Any]]:
     """The options of a ``multi_external_select`` for what the user typed: knowledge of the field's
-    kinds, each as ``kind:id`` (a reference the command accepts)."""
+    kinds, each as ``kind:id`` (a reference the command accepts). A knowledge id is a slug of at
+    most 48 characters (:data:`bot.knowledge.schema.Slug`) and a kind a short word, so every value
+    is well within Slack's :data:`OPTION_VALUE_MAX`."""
     if field.kind != "multi_select" or not query.strip():
         return []
     kinds = as_kinds(field.entity)
     out = []
     for label, entry_id in kb.autocomplete(kinds, query[:100])[:OPTIONS_MAX]:
         kind = next((k for k in kinds if entry_id in kb.entries.get(k, {})), None)
-        value = f"{kind}:{entry_id}" if kind else entry_id
-        if len(value) <= OPTION_VALUE_MAX:
-            out.append(_option(value, label or entry_id))
+        out.append(_option(f"{kind}:{entry_id}" if kind else entry_id, label or entry_id))
     return out

@@ -307,7 +307,9 @@ def _state(state: Any) -> dict[str, dict[str, Any]]:
 
 class _Connection(asyncio.Protocol):
     """One accepted connection: aiohttp's protocol for it, behind a shim that tells the guard when
-    the connection opens, has a request in progress, and closes."""
+    the connection opens, has a request in progress, and closes. A connection the guard refuses has
+    its transport closed in :meth:`connection_made`, before asyncio starts reading it, so all it
+    gets after that is :meth:`connection_lost`: the other callbacks only ever see admitted ones."""
 
     def __init__(self, guard: ConnectionGuard, inner: asyncio.Protocol) -> None:
         self.guard = guard
@@ -327,11 +329,10 @@ class _Connection(asyncio.Protocol):
         self.inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
-        if self.admitted:
-            self.inner.data_received(data)
+        self.inner.data_received(data)
 
     def eof_received(self) -> bool | None:
-        return self.inner.eof_received() if self.admitted else None
+        return self.inner.eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.guard.forget(self)
@@ -339,17 +340,16 @@ class _Connection(asyncio.Protocol):
             self.inner.connection_lost(exc)
 
     def pause_writing(self) -> None:
-        if self.admitted:
-            self.inner.pause_writing()
+        self.inner.pause_writing()
 
     def resume_writing(self) -> None:
-        if self.admitted:
-            self.inner.resume_writing()
+        self.inner.resume_writing()
 
     def close(self) -> None:
+        """Close an admitted connection (the guard closes only those: evicted, or no request in time)."""
         self.guard.forget(self)
-        if self.transport is not None:
-            self.transport.close()
+        assert self.transport is not None
+        self.transport.close()
 
 
 class ConnectionGuard:

@@ -83,5 +83,4 @@ class Throttle(logging.Filter):
 
 ONE_LINE = OneLineFilter()
 for _logger in (log, http_log, bolt_log):
-    if ONE_LINE not in _logger.filters:
-        _logger.addFilter(ONE_LINE)
+    _logger.addFilter(ONE_LINE)  # once: addFilter skips a filter the logger already has

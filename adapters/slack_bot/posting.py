@@ -90,6 +90,10 @@ UNREACHABLE = frozenset(
 AUDIENCE_MAX = 8
 #: Group DMs remembered per (workspace, people); forgotten all at once beyond this.
 CONVERSATIONS_MAX = 10_000
+#: Channels whose pacing windows are kept; beyond this, those with nothing in their window go.
+CHANNEL_WINDOWS_MAX = 50_000
+#: Replies kept rendered (a tip goes to many channels); forgotten all at once beyond this.
+RENDERED_MAX = 1000
 HISTORY_SLACK = 300
 """Search history from this many seconds before the post was due."""
 
@@ -203,7 +207,7 @@ class SlackTipPoster:
         self.session, self.clients = None, {}
 
     def _window(self, tenant: str, channel: str) -> tuple[Window, Window]:
-        if len(self.channels) > 50_000:  # forget channels with nothing in their window
+        if len(self.channels) > CHANNEL_WINDOWS_MAX:  # forget channels with nothing in their window
             self.channels = {k: w for k, w in self.channels.items() if not w.idle()}
         workspace = self.workspaces.setdefault(tenant, Window(self.per_workspace, self.period))
         return workspace, self.channels.setdefault((tenant, channel), Window(self.per_channel, self.period))
@@ -213,7 +217,7 @@ class SlackTipPoster:
         blocks are rendered and encoded once, and only the channel and the key are added per post."""
         cached = self._rendered.get(id(post.reply))
         if cached is None or cached[0] is not post.reply:
-            if len(self._rendered) > 1000:
+            if len(self._rendered) > RENDERED_MAX:
                 self._rendered.clear()
             encoded = json.dumps(self.render(post.reply), ensure_ascii=False, separators=(",", ":"))
             cached = self._rendered[id(post.reply)] = (post.reply, encoded[1:-1].encode())
