@@ -7,8 +7,6 @@ an emptied required field: the command's own refusal answers."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,16 +20,10 @@ from bot.registry import FORMS
 from tests.discord.conftest import DiscordUser, Sent
 from tests.discord.fake_discord import FakeDiscord
 from tests.discord.limits import check_message
-from tests.discord.test_mentoring import Mentoring, land, launch
-from tests.discord.test_profile_modal import PEOPLE, me, select, submit, text_input
+from tests.discord.test_mentoring import Mentoring
+from tests.discord.test_profile_modal import me, mentoring, select, submit, text_input
 
-
-@pytest.fixture
-async def mentoring(fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[Mentoring]:
-    started = await launch(fake, tmp_path)
-    await started.start_program(PEOPLE)
-    yield started
-    await land(started)
+__all__ = ["mentoring"]  # the fixture: a program started with PEOPLE in it
 
 
 def row(*inputs: Any) -> dict[str, Any]:
