@@ -184,6 +184,12 @@ def test_a_word_of_only_punctuation_names_nothing_even_when_an_alias_is_only_pun
 
 
 @sqlite_only
+async def test_program_alone_is_the_program_status(mentoring_bot: MentoringBot) -> None:
+    await start(mentoring_bot)
+    alone = await mentoring_bot.ask("/mentoring program", admin=True)
+    assert alone.tone == "answer" and alone == await mentoring_bot.ask("/mentoring program status", admin=True)
+
+
 async def test_status_lists_the_people_you_asked_not_to_meet(mentoring_bot: MentoringBot) -> None:
     await start(mentoring_bot)
     await join(mentoring_bot, "U1")
