@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import socket
 import sqlite3
@@ -60,6 +61,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
+from bot import messages
+from bot.reply import Reply
 from bot.store.engine import Store
 
 SQLITE_BUSY_MS = 20
@@ -112,6 +115,16 @@ def assert_alive(*tasks: asyncio.Task[Any], named: Iterable[str] = ()) -> None:
         if task.done():
             error = None if task.cancelled() else task.exception()
             raise AssertionError(f"{task.get_name()} ended: {error!r}" if error else f"{task.get_name()} ended")
+
+
+def assert_internal_error(reply: Reply, records: Iterable[logging.LogRecord], bug: str) -> None:
+    """A handler that crashed with ``bug``: the user got the internal-error reply without the bug's text,
+    the log has it with its traceback, and the crash was not taken for the store failing."""
+    records = list(records)
+    assert reply.title == messages.INTERNAL_ERROR_TITLE
+    assert bug not in " ".join(reply.strings())
+    assert any(r.exc_info and bug in str(r.exc_info[1]) for r in records)
+    assert not [r for r in records if r.getMessage().startswith("the store failed")]
 
 
 # ---------------------------------------------------------------------------- the network

@@ -110,14 +110,20 @@ async def test_a_question_in_scope_that_full_text_barely_matches_is_out_of_scope
     assert reply.title == "I only cover careers in healthcare software"
 
 
+def closest_faq(reply: Reply, faq: str, question: str) -> None:
+    """``reply`` is a weak FAQ match, said as the closest there is."""
+    assert reply.confidence is not None
+    assert (reply.confidence.how, reply.confidence.answer) == ("faq", f"faq:{faq}")
+    assert TEXT_WEAK <= reply.confidence.score < understand.FAQ_GOOD
+    assert reply.summary.startswith(f"Closest I have: **{question}**")
+    assert reply.tone == "notice"
+
+
 async def test_a_lone_word_of_a_faqs_question_is_its_closest_faq_said_as_such(ask: Ask) -> None:
     """ "face" is in the ethics FAQ's question ("What ethical issues will I face ...") and in no name."""
     reply = await ask("face")
-    assert reply.confidence is not None
-    assert (reply.confidence.how, reply.confidence.answer) == ("faq", "faq:ethics")
-    assert TEXT_WEAK <= reply.confidence.score < understand.FAQ_GOOD
-    assert reply.summary.startswith("Closest I have: **What ethical issues will I face in healthcare software?**")
-    assert reply.tone == "notice" and reply.footer == ""  # no runners-up to name
+    closest_faq(reply, "ethics", "What ethical issues will I face in healthcare software?")
+    assert reply.footer == ""  # no runners-up to name
 
 
 def test_no_words_are_in_no_scope_and_in_no_text(core: Core) -> None:
@@ -130,12 +136,7 @@ def test_no_words_are_in_no_scope_and_in_no_text(core: Core) -> None:
 
 
 async def test_a_faq_command_that_only_nearly_matches_says_closest(ask: Ask) -> None:
-    reply = await ask("/faq hospital job")
-    assert reply.confidence is not None
-    assert (reply.confidence.how, reply.confidence.answer) == ("faq", "faq:job-search-where")
-    assert TEXT_WEAK <= reply.confidence.score < understand.FAQ_GOOD
-    assert reply.summary.startswith("Closest I have: **Where do I find healthcare software jobs?**")
-    assert reply.tone == "notice"
+    closest_faq(await ask("/faq hospital job"), "job-search-where", "Where do I find healthcare software jobs?")
 
 
 SMALL_FAQ = """
